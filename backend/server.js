@@ -1,0 +1,107 @@
+// Reference Node.js backend: the socket.io peer that pads-stream's sink pushes to.
+//
+// - Namespace /listener accepts only clients whose handshake carries
+//   auth.token === BACKEND_SOCKET_TOKEN; others get a connect_error "unauthorized".
+// - It keeps what it receives (bounded) and relays it to browsers on the default namespace,
+//   room "candles:<token>:<interval>" / "trades:<token>".
+// - HTTP: GET /health, GET /stats, GET /received?event=candle|trade&token=&interval=&limit=
+//   (what the integration tests read), POST /reset.
+const http = require("http");
+const { Server } = require("socket.io");
+
+const PORT = Number(process.env.PORT || 3001);
+const HOST = process.env.HOST || "127.0.0.1";
+const TOKEN = process.env.BACKEND_SOCKET_TOKEN || "";
+const KEEP = Number(process.env.BACKEND_KEEP_EVENTS || 200000);
+
+if (!TOKEN) {
+  console.error("BACKEND_SOCKET_TOKEN is required");
+  process.exit(2);
+}
+
+const received = { candle: [], trade: [] };
+const counts = { candle: 0, trade: 0, corrections: 0, listenerConnects: 0, refused: 0 };
+
+function keep(kind, payload) {
+  const list = received[kind];
+  list.push({ at: Date.now(), payload });
+  if (list.length > KEEP) list.splice(0, list.length - KEEP);
+  counts[kind] += 1;
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, `http://${req.headers.host}`);
+  const send = (code, body) => {
+    res.writeHead(code, { "Content-Type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  if (url.pathname === "/health") return send(200, { ok: true });
+  if (url.pathname === "/stats") {
+    return send(200, { ...counts, listeners: listener.sockets.size });
+  }
+  if (url.pathname === "/reset" && req.method === "POST") {
+    received.candle.length = 0;
+    received.trade.length = 0;
+    for (const k of Object.keys(counts)) counts[k] = 0;
+    return send(200, { ok: true });
+  }
+  if (url.pathname === "/received") {
+    const kind = url.searchParams.get("event") || "candle";
+    const token = url.searchParams.get("token");
+    const interval = url.searchParams.get("interval");
+    const limit = Number(url.searchParams.get("limit") || 100000);
+    let items = received[kind] || [];
+    if (token) items = items.filter((e) => e.payload.token === token);
+    if (interval) items = items.filter((e) => e.payload.interval === interval);
+    return send(200, items.slice(-limit));
+  }
+  send(404, { error: "not found" });
+});
+
+const io = new Server(server, { cors: { origin: "*" }, maxHttpBufferSize: 16e6 });
+const listener = io.of("/listener");
+
+listener.use((socket, next) => {
+  const auth = socket.handshake.auth || {};
+  if (auth.token !== TOKEN) {
+    counts.refused += 1;
+    console.warn(`refused listener from ${socket.handshake.address}: bad token`);
+    return next(new Error("unauthorized"));
+  }
+  next();
+});
+
+listener.on("connection", (socket) => {
+  counts.listenerConnects += 1;
+  console.log(`listener connected ${socket.id}`);
+  socket.on("candle", (msg, ack) => {
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      keep("candle", m);
+      if (m.correction) counts.corrections += 1;
+      io.to(`candles:${m.token}:${m.interval}`).emit("candle", m);
+    }
+    if (typeof ack === "function") ack(true);
+  });
+  socket.on("trade", (msg, ack) => {
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      keep("trade", m);
+      io.to(`trades:${m.token}`).emit("trade", m);
+    }
+    if (typeof ack === "function") ack(true);
+  });
+  socket.on("disconnect", (reason) => console.log(`listener ${socket.id} gone: ${reason}`));
+});
+
+io.on("connection", (socket) => {
+  socket.on("subscribe", (room) => typeof room === "string" && socket.join(room));
+  socket.on("unsubscribe", (room) => typeof room === "string" && socket.leave(room));
+});
+
+server.listen(PORT, HOST, () => console.log(`backend listening on http://${HOST}:${PORT}`));
+for (const sig of ["SIGTERM", "SIGINT"]) {
+  process.on(sig, () => {
+    io.close();
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}
