@@ -14,13 +14,13 @@ NODE_MODULES = ROOT / "node_modules"
 
 
 def install() -> None:
-    """`npm ci` from the lock file; skipped when node_modules already matches it."""
+    """`npm install` from the lock file; skipped when node_modules already matches it."""
     need_binary("npm", "install Node.js 20 and npm")
     stamp = NODE_MODULES / ".pads-lock"
     lock = (ROOT / "package-lock.json").read_text()
     if stamp.exists() and stamp.read_text() == lock:
         return
-    run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT)
+    run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT)
     stamp.write_text(lock)
 
 

@@ -1,0 +1,22 @@
+.PHONY: setup demo test unit integration lint
+
+setup:
+	./scripts/setup.sh
+
+# Sets up everything from nothing and runs chain + simulator + bridge + worker + backend.
+demo: setup
+	.venv/bin/python -m stack demo
+
+# The test command: unit tests, then integration tests on real Kafka, Redis, anvil and Node.
+test: setup
+	.venv/bin/python -m pytest tests -v
+
+unit: setup
+	.venv/bin/python -m pytest tests/unit -q
+
+integration: setup
+	.venv/bin/python -m pytest tests/integration -v
+
+lint: setup
+	.venv/bin/ruff check pads_stream bridge simulator stack tests
+	.venv/bin/mypy

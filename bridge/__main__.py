@@ -1,0 +1,44 @@
+"""`python -m bridge`: run the bridge until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from .errors import BridgeError
+from .run import Bridge
+from .settings import load
+
+
+def main() -> int:
+    try:
+        settings = load()
+    except BridgeError as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if settings.log_file:
+        handlers.append(logging.FileHandler(settings.log_file))
+    logging.basicConfig(level=settings.log_level, handlers=handlers,
+                        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("web3").setLevel(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(Bridge(settings).run())
+    except KeyboardInterrupt:
+        return 0
+    except BridgeError as exc:
+        logging.getLogger("bridge").critical("bridge stopped: %s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

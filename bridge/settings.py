@@ -1,0 +1,33 @@
+"""Bridge configuration from the environment or `.env`."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator
+
+from pads_stream.settings import ADDRESS_PATTERN, CommonSettings, format_validation_error
+
+from .errors import ConfigError
+
+
+class BridgeSettings(CommonSettings):
+    blockchain_ws_url: str = Field(alias="BLOCKCHAIN_WS_URL", pattern=r"^wss?://")
+    blockchain_http_url: str | None = Field(None, alias="BLOCKCHAIN_HTTP_URL")
+    bonding_curve_factory_address: str = Field(alias="BONDING_CURVE_FACTORY_ADDRESS", pattern=ADDRESS_PATTERN)
+    start_block: int = Field(0, alias="START_BLOCK", ge=0)
+    batch_size: int = Field(2000, alias="BATCH_SIZE", ge=1, le=1_000_000)
+    state_file: str = Field("./.state/bridge-checkpoint.json", alias="BRIDGE_STATE_FILE")
+    head_timeout_s: float = Field(30.0, alias="BRIDGE_HEAD_TIMEOUT_S", gt=0)
+    poll_interval_s: float = Field(2.0, alias="BRIDGE_POLL_INTERVAL_S", gt=0)
+    max_backoff_s: float = Field(30.0, alias="BRIDGE_MAX_BACKOFF_S", gt=0)
+
+    @field_validator("bonding_curve_factory_address")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+def load() -> BridgeSettings:
+    try:
+        return BridgeSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None

@@ -1,0 +1,44 @@
+"""Sink agent: batches candle updates into one Redis transaction, then hands them to the
+socket.io pusher. Offsets are acked only after Redis has the batch (see Stream.take)."""
+
+from __future__ import annotations
+
+import logging
+
+from faust.types import StreamT
+
+from ..mirror.redis_mirror import RedisMirror
+from ..mirror.updates import decode_update
+from ..push.client import Pusher
+from ..worker import app, settings, updates
+
+log = logging.getLogger(__name__)
+
+mirror = RedisMirror(settings.redis_url)
+pusher: Pusher | None = None
+if settings.backend_socket_url:
+    pusher = Pusher(settings.backend_socket_url, settings.backend_socket_token, settings.backend_namespace,
+                    settings.processing_interval_ms / 1000, settings.push_buffer_max)
+
+
+@app.task
+async def start_pusher() -> None:
+    if pusher is not None:
+        pusher.start()
+    else:
+        log.warning("BACKEND_SOCKET_URL not set: candles go to Redis only, nothing is pushed")
+
+
+@app.agent(updates, name="sink")
+async def sink(stream: StreamT[bytes]) -> None:
+    within = settings.processing_interval_ms / 1000
+    async for batch in stream.take(settings.sink_batch_size, within=within):
+        batch_updates = []
+        for value in batch:
+            try:
+                batch_updates.append(decode_update(value))
+            except ValueError as exc:
+                log.error("sink: skipping malformed update (%r): %r", exc, value[:200])
+        await mirror.write(batch_updates)
+        if pusher is not None:
+            pusher.enqueue(batch_updates)

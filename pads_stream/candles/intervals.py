@@ -1,0 +1,39 @@
+"""Candle intervals and UTC-aligned bucketing by block timestamp (pure)."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_interval(label: str) -> int:
+    """'5m' -> 300. Every interval must divide a day so buckets stay UTC-aligned."""
+    label = label.strip()
+    if len(label) < 2 or label[-1] not in _UNITS or not label[:-1].isdigit():
+        raise ConfigError(f"OHLCV_INTERVALS: {label!r} is not an interval like 1m, 4h, 1d")
+    seconds = int(label[:-1]) * _UNITS[label[-1]]
+    if seconds <= 0 or (seconds < 86400 and 86400 % seconds) or (seconds >= 86400 and seconds % 86400):
+        raise ConfigError(f"OHLCV_INTERVALS: {label!r} does not divide a UTC day evenly")
+    return seconds
+
+
+def parse_intervals(text: str) -> tuple[int, ...]:
+    """'1m,5m' -> (60, 300), sorted and de-duplicated."""
+    items = [p for p in text.split(",") if p.strip()]
+    if not items:
+        raise ConfigError("OHLCV_INTERVALS: empty")
+    return tuple(sorted({parse_interval(p) for p in items}))
+
+
+def label(seconds: int) -> str:
+    """300 -> '5m': the name used in Redis keys and socket.io events."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def bucket_start(ts: int, seconds: int) -> int:
+    """Start of the bucket holding unix time `ts`; epoch-aligned, hence UTC-aligned."""
+    return ts - ts % seconds

@@ -1,0 +1,89 @@
+"""The raw-log message on `pads.chain-logs`: one chain log as the bridge saw it.
+
+Key: emitting contract address (lower-case hex). Value: compact JSON with exactly these
+fields. Both the bridge (producer) and the worker (consumer) use this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import orjson
+
+from ..errors import DecodeError
+
+FIELDS = ("chain_id", "address", "topics", "data", "block_number", "block_hash", "block_timestamp",
+          "transaction_hash", "transaction_index", "log_index", "removed")
+
+
+@dataclass(frozen=True, slots=True)
+class RawLog:
+    chain_id: int
+    address: str
+    topics: tuple[str, ...]
+    data: str
+    block_number: int
+    block_hash: str
+    block_timestamp: int
+    transaction_hash: str
+    transaction_index: int
+    log_index: int
+    removed: bool = False
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        """Order of a log on its chain."""
+        return (self.block_number, self.log_index)
+
+    def encode(self) -> bytes:
+        d = asdict(self)
+        d["topics"] = list(self.topics)
+        return orjson.dumps(d)
+
+    @property
+    def key(self) -> bytes:
+        return self.address.encode()
+
+
+def _hex(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise DecodeError(f"field {name!r} is not a 0x-hex string: {value!r}")
+    return value.lower()
+
+
+def _int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DecodeError(f"field {name!r} is not a non-negative integer: {value!r}")
+    return value
+
+
+def parse_raw_log(payload: bytes) -> RawLog:
+    """Validate a message from the raw-log topic; DecodeError says what is wrong."""
+    try:
+        d = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}") from None
+    if not isinstance(d, dict):
+        raise DecodeError("raw log is not a JSON object")
+    missing = [f for f in FIELDS if f not in d]
+    if missing:
+        raise DecodeError(f"raw log lacks {', '.join(missing)}")
+    topics = d["topics"]
+    if not isinstance(topics, list) or not topics:
+        raise DecodeError("raw log has no topics")
+    removed = d["removed"]
+    if not isinstance(removed, bool):
+        raise DecodeError(f"field 'removed' is not a boolean: {removed!r}")
+    return RawLog(
+        chain_id=_int(d["chain_id"], "chain_id"),
+        address=_hex(d["address"], "address"),
+        topics=tuple(_hex(t, "topics") for t in topics),
+        data=_hex(d["data"], "data"),
+        block_number=_int(d["block_number"], "block_number"),
+        block_hash=_hex(d["block_hash"], "block_hash"),
+        block_timestamp=_int(d["block_timestamp"], "block_timestamp"),
+        transaction_hash=_hex(d["transaction_hash"], "transaction_hash"),
+        transaction_index=_int(d["transaction_index"], "transaction_index"),
+        log_index=_int(d["log_index"], "log_index"),
+        removed=removed,
+    )

@@ -1,0 +1,66 @@
+"""Fixed-layout ABI slicing for the launchpad events (pure, no eth_abi per log).
+
+Every field is a 32-byte word; dynamic strings (CurveCreated name/symbol) are read through
+their offsets with bounds checks. Topic hashes are the keccak of the signatures below.
+"""
+
+from __future__ import annotations
+
+from eth_utils import keccak
+
+from ..errors import DecodeError
+
+TRADE_SIGNATURE = "Trade(address,address,bool,uint256,uint256,uint256,uint256)"
+CURVE_CREATED_SIGNATURE = "CurveCreated(address,address,address,string,string)"
+GRADUATED_SIGNATURE = "Graduated(address,uint256,uint256)"
+
+
+def topic0(signature: str) -> str:
+    return "0x" + keccak(text=signature).hex()
+
+
+TRADE_TOPIC = topic0(TRADE_SIGNATURE)
+CURVE_CREATED_TOPIC = topic0(CURVE_CREATED_SIGNATURE)
+GRADUATED_TOPIC = topic0(GRADUATED_SIGNATURE)
+
+
+def data_bytes(data: str) -> bytes:
+    try:
+        return bytes.fromhex(data[2:])
+    except ValueError:
+        raise DecodeError("data is not valid hex") from None
+
+
+def words(data: bytes, count: int) -> list[int]:
+    """The first `count` 32-byte words as unsigned integers."""
+    if len(data) < 32 * count:
+        raise DecodeError(f"data has {len(data)} bytes, expected at least {32 * count}")
+    return [int.from_bytes(data[i * 32:(i + 1) * 32], "big") for i in range(count)]
+
+
+def topic_address(topic: str) -> str:
+    """An indexed address: the low 20 bytes of a 32-byte topic, upper 12 must be zero."""
+    if len(topic) != 66:
+        raise DecodeError(f"topic {topic!r} is not 32 bytes")
+    if topic[2:26].strip("0"):
+        raise DecodeError(f"topic {topic!r} is not a left-padded address")
+    return "0x" + topic[26:]
+
+
+def word_bool(value: int) -> bool:
+    if value > 1:
+        raise DecodeError(f"bool word holds {value}")
+    return value == 1
+
+
+def dynamic_string(data: bytes, offset: int) -> str:
+    if offset + 32 > len(data):
+        raise DecodeError(f"string offset {offset} beyond data of {len(data)} bytes")
+    length = int.from_bytes(data[offset:offset + 32], "big")
+    end = offset + 32 + length
+    if end > len(data):
+        raise DecodeError(f"string of {length} bytes at {offset} overruns data")
+    try:
+        return data[offset + 32:end].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("string is not UTF-8") from None

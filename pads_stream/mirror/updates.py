@@ -1,0 +1,44 @@
+"""The update message on `pads.candle-updates` (candle agent -> sink), keyed by token.
+
+It carries full candles, never deltas, so writing it twice gives the same Redis state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..candles.fold import Candle
+from ..candles.intervals import label
+from ..candles.price import format_price, trade_price
+from ..decode.events import TradeEvent
+
+
+def public_trade(trade: TradeEvent) -> dict[str, Any]:
+    ref = trade.ref
+    return {
+        "chain_id": ref.chain_id, "token": trade.token, "trader": trade.trader, "is_buy": trade.is_buy,
+        "token_amount": str(trade.token_amount), "eth_amount": str(trade.eth_amount),
+        "price": format_price(trade_price(trade.eth_amount, trade.token_amount)),
+        "block_number": ref.block_number, "block_timestamp": ref.block_timestamp,
+        "tx_hash": ref.tx_hash, "log_index": ref.log_index,
+    }
+
+
+def encode_update(chain_id: int, token: str, market: dict[str, str], trade: TradeEvent | None = None,
+                  candles: list[tuple[int, Candle]] | None = None) -> bytes:
+    return orjson.dumps({
+        "chain_id": chain_id,
+        "token": token,
+        "trade": public_trade(trade) if trade else None,
+        "candles": {label(s): c.to_public() for s, c in candles or ()},
+        "market": market,
+    })
+
+
+def decode_update(payload: bytes) -> dict[str, Any]:
+    d = orjson.loads(payload)
+    if not isinstance(d, dict) or "token" not in d:
+        raise ValueError("not a candle update")
+    return d

@@ -1,0 +1,129 @@
+"""socket.io listener: a client of BACKEND_SOCKET_URL on /listener that flushes the outbox
+every PROCESSING_INTERVAL_MS. A refused handshake is logged as an error and makes the
+health check fail; what could not be sent stays in the (bounded) outbox for the reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import socketio
+
+from .outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Pusher:
+    def __init__(self, url: str, token: str, namespace: str, interval_s: float, max_items: int) -> None:
+        self.url, self.token, self.namespace = url, token, namespace
+        self.interval_s = interval_s
+        self.outbox = Outbox(max_items)
+        self.sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
+        self.connected = False
+        self.last_error: str | None = None
+        self.sent = 0
+        self._reported_drops = 0
+        self._task: asyncio.Task[None] | None = None
+        self.sio.on("connect", self._on_connect, namespace=namespace)
+        self.sio.on("disconnect", self._on_disconnect, namespace=namespace)
+        self.sio.on("connect_error", self._on_connect_error, namespace=namespace)
+
+    @property
+    def healthy(self) -> bool:
+        return self.connected and self.outbox.dropped == 0
+
+    def status(self) -> dict[str, Any]:
+        return {"connected": self.connected, "last_error": self.last_error, "sent": self.sent,
+                "queued": len(self.outbox), "dropped": self.outbox.dropped}
+
+    def enqueue(self, updates: list[dict[str, Any]]) -> None:
+        for u in updates:
+            self.outbox.add_update(u)
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.connected:
+            await self._flush()
+        await self.sio.disconnect()
+
+    async def _on_connect(self) -> None:
+        self.connected = True
+        self.last_error = None
+        log.info("socket.io listener connected to %s%s", self.url, self.namespace)
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        self.connected = False
+        log.warning("socket.io listener disconnected from %s%s", self.url, self.namespace)
+
+    async def _on_connect_error(self, data: Any) -> None:
+        self.connected = False
+        self.last_error = str(data.get("message") if isinstance(data, dict) else data)
+        log.error("socket.io backend %s refused the listener on %s: %s", self.url, self.namespace,
+                  self.last_error)
+
+    async def _connect(self) -> None:
+        delay = 0.2
+        while not self.connected:
+            try:
+                await self.sio.connect(self.url, namespaces=[self.namespace], auth={"token": self.token},
+                                       transports=["websocket"], wait_timeout=5)
+                self.connected = self.sio.connected
+            except socketio.exceptions.ConnectionError as exc:
+                self.last_error = self.last_error or str(exc)
+                log.error("socket.io connect to %s failed (%s); retrying in %.1fs", self.url,
+                          self.last_error, delay)
+                try:
+                    await self.sio.disconnect()
+                except Exception:  # noqa: BLE001 - best effort cleanup before retrying
+                    pass
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _run(self) -> None:
+        while True:
+            if not self.connected:
+                await self._connect()
+            started = time.monotonic()
+            await self._flush()
+            self._report_drops()
+            await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+    async def _flush(self) -> None:
+        candles, trades = self.outbox.drain()
+        for i, msg in enumerate(candles):
+            try:
+                await self.sio.emit("candle", msg, namespace=self.namespace)
+            except socketio.exceptions.SocketIOError as exc:
+                log.warning("push of candles interrupted (%r); %d kept for the reconnect", exc,
+                            len(candles) - i)
+                self.outbox.requeue(candles[i:], trades)
+                self.connected = False
+                return
+        self.sent += len(candles)
+        for i, msg in enumerate(trades):
+            try:
+                await self.sio.emit("trade", msg, namespace=self.namespace)
+            except socketio.exceptions.SocketIOError:
+                self.outbox.requeue([], trades[i:])
+                self.connected = False
+                return
+        self.sent += len(trades)
+
+    def _report_drops(self) -> None:
+        if self.outbox.dropped != self._reported_drops:
+            log.error("push outbox full while the backend was unreachable: %d candles and %d trades "
+                      "dropped from the push (Redis holds them all)", self.outbox.dropped_candles,
+                      self.outbox.dropped_trades)
+            self._reported_drops = self.outbox.dropped

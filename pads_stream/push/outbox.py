@@ -1,0 +1,62 @@
+"""Bounded, coalescing outbox between the sink and the socket.io client (pure).
+
+Candles are keyed by (token, interval, bucket): a newer version replaces an unsent older one,
+which is what a chart wants and bounds memory by the number of live candles, not trades.
+Overflow is never silent: it is counted, reported by `dropped`, and logged by the client.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Any
+
+
+class Outbox:
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self.candles: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
+        self.trades: deque[dict[str, Any]] = deque()
+        self.dropped_candles = 0
+        self.dropped_trades = 0
+
+    def __len__(self) -> int:
+        return len(self.candles) + len(self.trades)
+
+    def add_update(self, update: dict[str, Any]) -> None:
+        chain, token = update["chain_id"], update["token"]
+        for interval, candle in update["candles"].items():
+            key = (token, interval, candle["t"])
+            self.candles.pop(key, None)
+            self.candles[key] = {"chain_id": chain, "token": token, "interval": interval, "candle": candle}
+        if update.get("trade"):
+            self.trades.append(update["trade"])
+        self._bound()
+
+    def requeue(self, candles: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:
+        """Put back what could not be sent, ahead of anything newer for the same key."""
+        for msg in reversed(candles):
+            key = (msg["token"], msg["interval"], msg["candle"]["t"])
+            if key not in self.candles:
+                self.candles[key] = msg
+                self.candles.move_to_end(key, last=False)
+        self.trades.extendleft(reversed(trades))
+        self._bound()
+
+    def drain(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        candles = list(self.candles.values())
+        trades = list(self.trades)
+        self.candles.clear()
+        self.trades.clear()
+        return candles, trades
+
+    def _bound(self) -> None:
+        while len(self.trades) and len(self) > self.max_items:
+            self.trades.popleft()
+            self.dropped_trades += 1
+        while len(self.candles) > self.max_items:
+            self.candles.popitem(last=False)
+            self.dropped_candles += 1
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_candles + self.dropped_trades

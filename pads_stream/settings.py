@@ -1,0 +1,102 @@
+"""Configuration from the environment or `.env`, validated at start-up.
+
+Names are the ones operators already use (BLOCKCHAIN_WS_URL, REDIS_URL, ...). An invalid
+value stops the process with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .candles.intervals import parse_intervals
+from .errors import ConfigError
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+
+
+class CommonSettings(BaseSettings):
+    """Settings shared by the bridge and the worker."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    chain_id: int = Field(31337, alias="CHAIN_ID", gt=0)
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP_SERVERS", min_length=1)
+    topic_partitions: int = Field(8, alias="TOPIC_PARTITIONS", ge=1, le=1024)
+    topic_replication: int = Field(1, alias="TOPIC_REPLICATION", ge=1)
+    raw_log_topic: str = Field("pads.chain-logs", alias="RAW_LOG_TOPIC", min_length=1)
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    log_file: str | None = Field(None, alias="LOG_FILE")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v
+
+    @field_validator("log_file")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+
+class WorkerSettings(CommonSettings):
+    """Settings of the Faust worker (`faust -A pads_stream worker`)."""
+
+    app_id: str = Field("pads-stream", alias="APP_ID", min_length=1)
+    data_dir: str = Field("./.state/worker", alias="DATA_DIR")
+    store: str = Field("rocksdb://", alias="TABLE_STORE")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL", pattern=r"^rediss?://")
+    backend_socket_url: str | None = Field(None, alias="BACKEND_SOCKET_URL")
+    backend_socket_token: str = Field("", alias="BACKEND_SOCKET_TOKEN")
+    backend_namespace: str = Field("/listener", alias="BACKEND_SOCKET_NAMESPACE")
+    processing_interval_ms: int = Field(100, alias="PROCESSING_INTERVAL_MS", ge=1, le=60_000)
+    sink_batch_size: int = Field(1000, alias="SINK_BATCH_SIZE", ge=1, le=100_000)
+    push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
+    ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
+    trades_topic: str = Field("pads.trades", alias="TRADES_TOPIC")
+    updates_topic: str = Field("pads.candle-updates", alias="UPDATES_TOPIC")
+    dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
+    web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
+
+    @field_validator("ohlcv_intervals", mode="before")
+    @classmethod
+    def _intervals(cls, v: object) -> tuple[int, ...]:
+        if isinstance(v, str):
+            return parse_intervals(v)
+        return tuple(int(x) for x in v)  # type: ignore[attr-defined]
+
+    @field_validator("backend_socket_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if not v.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must be an http(s):// or ws(s):// URL")
+        return v
+
+    @property
+    def redis_prefix(self) -> str:
+        return f"pads:{self.chain_id}"
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        parts.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def worker_settings() -> WorkerSettings:
+    try:
+        return WorkerSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None

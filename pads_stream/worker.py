@@ -1,0 +1,65 @@
+"""The Faust app: topics, the token-state table, and the agents that connect them.
+
+    pads.chain-logs --decode--> pads.trades --candles--> pads.candle-updates --sink--> Redis, socket.io
+                       \\-> pads.dead-letters <-/
+
+Every topic and the table changelog share TOPIC_PARTITIONS, so a token's logs, state and
+updates stay on one partition and adding workers never changes results.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from .settings import worker_settings
+
+settings = worker_settings()
+
+_handlers: list[logging.Handler] = []
+if settings.log_file:
+    _fh = logging.FileHandler(settings.log_file)
+    _fh.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+    _handlers.append(_fh)
+
+app = faust.App(
+    settings.app_id,
+    broker=["kafka://" + s.strip() for s in settings.kafka_bootstrap_servers.split(",")],
+    store=settings.store,
+    datadir=settings.data_dir,
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication,
+    topic_allow_declare=True,
+    producer_acks=-1,
+    producer_linger=0.005,
+    producer_compression_type="lz4",
+    consumer_auto_offset_reset="earliest",
+    stream_buffer_maxsize=4096,
+    table_standby_replicas=0,
+    web_port=settings.web_port,
+    web_bind="127.0.0.1",
+    web_enabled=settings.web_port != 0,
+    loghandlers=_handlers,
+    autodiscover=False,
+)
+
+raw_logs = app.topic(settings.raw_log_topic, key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+trades = app.topic(settings.trades_topic, key_type=bytes, value_type=bytes,
+                   key_serializer="raw", value_serializer="raw")
+updates = app.topic(settings.updates_topic, key_type=bytes, value_type=bytes,
+                    key_serializer="raw", value_serializer="raw")
+dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
+                         key_serializer="raw", value_serializer="raw")
+
+token_state = app.Table(
+    "token-state",
+    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+    partitions=settings.topic_partitions,
+    # Small write buffers and cache: the defaults (3x64 MiB + 2 GiB per DB) are per partition.
+    options={"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20},
+)
+
+from .agents import candles, decode, sink  # noqa: E402,F401  (registers the agents)
+from . import web  # noqa: E402,F401  (health page)
