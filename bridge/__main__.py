@@ -8,7 +8,12 @@ import sys
 
 from .errors import BridgeError
 from .run import Bridge
-from .settings import load
+from .settings import BridgeSettings, load
+
+
+async def _run(settings: BridgeSettings) -> None:
+    # aiokafka binds to the running loop, so the bridge is built inside it.
+    await Bridge(settings).run()
 
 
 def main() -> int:
@@ -31,7 +36,7 @@ def main() -> int:
     except ImportError:
         pass
     try:
-        asyncio.run(Bridge(settings).run())
+        asyncio.run(_run(settings))
     except KeyboardInterrupt:
         return 0
     except BridgeError as exc:

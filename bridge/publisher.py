@@ -6,24 +6,10 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
 from pads_stream.chain.rawlog import RawLog
 
 log = logging.getLogger(__name__)
-
-
-async def ensure_topic(bootstrap: str, name: str, partitions: int, replication: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, replication)])
-        log.info("created topic %s with %d partitions", name, partitions)
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        await admin.close()
 
 
 class Publisher:

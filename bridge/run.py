@@ -16,7 +16,9 @@ from web3 import AsyncWeb3, WebSocketProvider
 
 from . import checkpoint
 from .errors import BridgeError, ConfigError, RpcError
-from .publisher import Publisher, ensure_topic
+from pads_stream.topics import ensure_topics
+
+from .publisher import Publisher
 from .ranges import AdaptiveStep, backoff
 from .registry import CurveRegistry
 from .settings import BridgeSettings
@@ -37,7 +39,7 @@ class Bridge:
         self._woken = asyncio.Event()
 
     async def run(self) -> None:
-        await ensure_topic(self.s.kafka_bootstrap_servers, self.s.raw_log_topic, self.s.topic_partitions,
+        await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
                            self.s.topic_replication)
         await self.publisher.start()
         log.info("bridge starting at block %d with %d known curves", self.next_block, len(self.registry.curves))

@@ -14,6 +14,7 @@ import logging
 import faust
 
 from .settings import worker_settings
+from .topics import ensure_topics_blocking
 
 settings = worker_settings()
 
@@ -33,7 +34,6 @@ app = faust.App(
     topic_allow_declare=True,
     producer_acks=-1,
     producer_linger=0.005,
-    producer_compression_type="lz4",
     consumer_auto_offset_reset="earliest",
     stream_buffer_maxsize=4096,
     table_standby_replicas=0,
@@ -44,18 +44,34 @@ app = faust.App(
     autodiscover=False,
 )
 
-raw_logs = app.topic(settings.raw_log_topic, key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
-trades = app.topic(settings.trades_topic, key_type=bytes, value_type=bytes,
-                   key_serializer="raw", value_serializer="raw")
-updates = app.topic(settings.updates_topic, key_type=bytes, value_type=bytes,
-                    key_serializer="raw", value_serializer="raw")
-dead_letters = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
-                         key_serializer="raw", value_serializer="raw")
+
+
+def _topic(name: str) -> faust.TopicT:
+    # internal=True makes the worker create a missing topic with the shared partition count
+    # instead of waiting for it; keys and values are bytes we encode ourselves.
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                     partitions=settings.topic_partitions, internal=True)
+
+
+raw_logs = _topic(settings.raw_log_topic)
+trades = _topic(settings.trades_topic)
+updates = _topic(settings.updates_topic)
+dead_letters = _topic(settings.dead_letter_topic)
+
+
+
+@app.on_worker_init.connect
+def _create_topics(sender: faust.App, **_: object) -> None:
+    changelog = f"{settings.app_id}-token-state-changelog"
+    ensure_topics_blocking(settings.kafka_bootstrap_servers,
+                           [settings.raw_log_topic, settings.trades_topic, settings.updates_topic,
+                            settings.dead_letter_topic, changelog],
+                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
+
 
 token_state = app.Table(
     "token-state",
-    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+    key_type=bytes, value_type=bytes,  # bytes means the raw codec: we encode state ourselves
     partitions=settings.topic_partitions,
     # Small write buffers and cache: the defaults (3x64 MiB + 2 GiB per DB) are per partition.
     options={"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import kafka, node, redis
-from .process import ROOT, Service, spawn
+from .process import ROOT, Service, free_port, spawn
 
 
 def write_env(path: Path, env: dict[str, str]) -> None:
@@ -23,6 +24,8 @@ def write_env(path: Path, env: dict[str, str]) -> None:
 
 
 def demo(workdir: Path, curves: int) -> int:
+    # Every demo starts a fresh chain, so state from an earlier run would not match it.
+    shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     services: list[Service] = []
     started = time.monotonic()
@@ -38,7 +41,7 @@ def demo(workdir: Path, curves: int) -> int:
 
         env["BONDING_CURVE_FACTORY_ADDRESS"] = Launchpad(env["BLOCKCHAIN_HTTP_URL"]).deploy()
         env.update(START_BLOCK="0", BRIDGE_STATE_FILE=str(workdir / "bridge-checkpoint.json"),
-                   DATA_DIR=str(workdir / "worker-data"), APP_ID="pads-demo", WEB_PORT="6066",
+                   DATA_DIR=str(workdir / "worker-data"), APP_ID="pads-demo", WEB_PORT=str(free_port()),
                    PROCESSING_INTERVAL_MS="100", LOG_LEVEL="INFO")
         write_env(workdir / "env", env)
         penv = dict(os.environ, **env)
@@ -56,7 +59,7 @@ pads-stream demo is up in {time.monotonic() - started:.1f}s. Environment: {workd
   Redis       {env['REDIS_URL']}   try: redis-cli -u {env['REDIS_URL']} --scan --pattern 'pads:{chain}:*'
   anvil       {env['BLOCKCHAIN_HTTP_URL']}   factory {env['BONDING_CURVE_FACTORY_ADDRESS']}
   backend     {env['BACKEND_SOCKET_URL']}/stats   received events: {env['BACKEND_SOCKET_URL']}/received?event=candle&limit=5
-  worker      http://127.0.0.1:6066/health
+  worker      http://127.0.0.1:{env['WEB_PORT']}/health
   logs        {workdir}/*.log
 
 Ctrl-C stops everything.""", flush=True)

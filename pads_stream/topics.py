@@ -1,0 +1,74 @@
+"""Topic provisioning shared by the bridge and the worker.
+
+Source topics, repartitioned topics and table changelogs must have the same partition count,
+or a token's state and its logs land on different partitions. Topics are created before any
+consumer subscribes (a topic created during the first rebalance is ignored by it), and an
+existing topic with another count stops start-up with the fix in the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def partition_problems(existing: dict[str, int], wanted: int) -> list[str]:
+    return [f"topic {name} has {count} partitions, TOPIC_PARTITIONS is {wanted}"
+            for name, count in sorted(existing.items()) if count != wanted]
+
+
+async def ensure_topics(bootstrap: str, names: list[str], partitions: int, replication: int,
+                        timeout_s: float = 30.0, compacted: tuple[str, ...] = ()) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        present = set(await admin.list_topics())
+        missing = [n for n in names if n not in present]
+        for name in missing:
+            try:
+                configs = {"cleanup.policy": "compact"} if name in compacted else {}
+                await admin.create_topics([NewTopic(name, partitions, replication, topic_configs=configs)])
+                log.info("created topic %s with %d partitions", name, partitions)
+            except TopicAlreadyExistsError:
+                pass
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            described = await admin.describe_topics(names)
+            counts = {d["topic"]: len(d["partitions"]) for d in described if not d["error_code"]}
+            if len(counts) == len(names) or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+    absent = sorted(set(names) - set(counts))
+    if absent:
+        raise ConfigError(f"KAFKA_BOOTSTRAP_SERVERS: topics {absent} still missing after {timeout_s:.0f}s")
+    problems = partition_problems(counts, partitions)
+    if problems:
+        raise ConfigError("; ".join(problems) + ": partition counts must match (recreate the topics or "
+                          "set TOPIC_PARTITIONS to the existing count)")
+
+
+def ensure_topics_blocking(*args: object, **kwargs: object) -> None:
+    """For start-up hooks that run before the worker's event loop: run in a private loop."""
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(ensure_topics(*args, **kwargs))  # type: ignore[arg-type]
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            error.append(exc)
+
+    t = threading.Thread(target=target, name="ensure-topics")
+    t.start()
+    t.join()
+    if error:
+        raise error[0]
