@@ -83,7 +83,7 @@ class Deployment:
         return int(self.env["CHAIN_ID"])
 
     def start_worker(self, name: str = "worker", **extra: str) -> Service:
-        env = dict(os.environ, **self.env, **extra)
+        env = {**os.environ, **self.env, **extra}
         env.setdefault("DATA_DIR", str(self.dir / f"{name}-data"))
         port = extra.get("WEB_PORT") or str(_free_port())
         env["WEB_PORT"] = port
@@ -97,7 +97,7 @@ class Deployment:
         return svc
 
     def start_bridge(self, name: str = "bridge", **extra: str) -> Service:
-        env = dict(os.environ, **self.env, **extra)
+        env = {**os.environ, **self.env, **extra}
         svc = spawn(name, [sys.executable, "-m", "bridge"], self.dir / f"{name}.log", cwd=ROOT, env=env)
         self.procs.append(svc)
         return svc

@@ -1,0 +1,73 @@
+"""Bad input, a refused backend and a stopped worker: loud, lossless, exact."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+
+import orjson
+
+from pads_stream.decode.abi import TRADE_TOPIC
+
+from .conftest import Deployment, wait_for
+from .driver import drive, next_boundary, produce, read_topic
+from .test_pipeline import assert_exact
+
+
+def test_sigterm_mid_stream_then_restart_leaves_candles_exact(deployment: Deployment) -> None:
+    d = deployment
+    rng = random.Random(5)
+    curves = [d.pad.create_curve(f"R{i}", f"R{i}") for i in range(3)]
+    d.start_bridge()
+    worker = d.start_worker()
+    now = d.pad.w3.eth.get_block("latest")["timestamp"]
+    done: dict[str, int] = {}
+    # Trades keep flowing in another thread while the worker is stopped and started again.
+    flow = threading.Thread(target=lambda: done.update(ts=drive(d.pad, curves, 240, next_boundary(now, 60), rng)))
+    flow.start()
+    wait_for(lambda: len(d.redis_candles()) >= 3, 60, "the first candles")
+    worker.proc.send_signal(signal.SIGTERM)
+    worker.proc.wait(60)
+    assert worker.proc.returncode == 0, worker.log_tail(40)
+    time.sleep(1.0)
+    d.start_worker(DATA_DIR=str(d.dir / "worker-data"))
+    flow.join(300)
+    assert "ts" in done, "the trade driver did not finish"
+    assert_exact(d)
+
+
+def test_refused_handshake_fails_loudly(deployment: Deployment) -> None:
+    d = deployment
+    worker = d.start_worker(BACKEND_SOCKET_TOKEN="not-the-token")
+    status, body = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(d.health(worker)), 30,
+                            "health to report the refused listener")
+    assert any("not connected" in p and "unauthorized" in p for p in body["problems"]), body
+    assert "refused the listener" in worker.log_path.read_text()
+
+
+def test_undecodable_logs_go_to_dead_letters_and_the_worker_keeps_going(deployment: Deployment) -> None:
+    d = deployment
+    curve = d.pad.create_curve("Good", "GOOD")
+    d.start_worker()
+    bad_trade = {
+        "chain_id": d.chain_id, "address": curve.curve, "topics": [TRADE_TOPIC, "0x" + "00" * 32],
+        "data": "0x1234", "block_number": 1, "block_hash": "0x" + "ab" * 32, "block_timestamp": 1,
+        "transaction_hash": "0x" + "cd" * 32, "transaction_index": 0, "log_index": 0, "removed": False,
+    }
+    produce(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["RAW_LOG_TOPIC"], [
+        (b"0xdead", b"{not json"),
+        (curve.curve.encode(), orjson.dumps(bad_trade)),
+    ])
+    d.start_bridge()
+    d.pad.buy(curve, d.pad.accounts[2], 10**17)
+    assert_exact(d, timeout=60)
+    letters = wait_for(lambda: read_topic(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["DEAD_LETTER_TOPIC"]), 30,
+                       "dead letters")
+    reasons = sorted(orjson.loads(v)["reason"] for _, v in letters)
+    assert len(reasons) == 2, reasons
+    assert any(r.startswith("not JSON") for r in reasons), reasons
+    assert any("expected 3 topics" in r for r in reasons), reasons
+    originals = {orjson.loads(v)["value"] for _, v in letters}
+    assert "{not json" in originals
