@@ -14,10 +14,10 @@ from typing import Any
 
 from web3 import AsyncWeb3, WebSocketProvider
 
-from . import checkpoint
-from .errors import BridgeError, ConfigError, RpcError
 from pads_stream.topics import ensure_topics
 
+from . import checkpoint
+from .errors import BridgeError, ConfigError, RpcError
 from .publisher import Publisher
 from .ranges import AdaptiveStep, backoff
 from .registry import CurveRegistry
@@ -53,7 +53,7 @@ class Bridge:
                         await self._follow(ChainSource(w3, self.s.chain_id))
                 except ConfigError:
                     raise
-                except (BridgeError, OSError, TimeoutError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
+                except (BridgeError, OSError, TimeoutError, Exception) as exc:  # noqa: BLE001
                     if isinstance(exc, asyncio.CancelledError):
                         raise
                     delay = backoff(attempt, cap=self.s.max_backoff_s) * (0.5 + random.random() / 2)
@@ -78,7 +78,7 @@ class Bridge:
                 self._woken.clear()
                 try:
                     await asyncio.wait_for(self._woken.wait(), self.s.head_timeout_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     log.debug("no new head in %.0fs; polling", self.s.head_timeout_s)
         finally:
             listener.cancel()

@@ -13,10 +13,10 @@ from web3 import AsyncWeb3
 from web3.types import RPCEndpoint
 
 from pads_stream.chain.rawlog import RawLog
+from pads_stream.decode.abi import CURVE_CREATED_TOPIC
 
 from .errors import RpcError
 from .registry import CURVE_TOPICS, CurveRegistry
-from pads_stream.decode.abi import CURVE_CREATED_TOPIC
 
 ADDRESS_FILTER_MAX = 1000
 

@@ -15,7 +15,7 @@ from .worker import app
 class Health(View):
     async def get(self, request: Request) -> Response:
         problems: list[str] = []
-        if not app.tables.recovery.completed.is_set():
+        if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             problems.append("table recovery in progress")
         if not await mirror.ping():
             problems.append("redis unreachable")

@@ -60,7 +60,7 @@ dead_letters = _topic(settings.dead_letter_topic)
 
 
 
-@app.on_worker_init.connect
+@app.on_worker_init.connect  # type: ignore[arg-type]
 def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
     ensure_topics_blocking(settings.kafka_bootstrap_servers,
@@ -77,5 +77,5 @@ token_state = app.Table(
     options={"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20},
 )
 
-from .agents import candles, decode, sink  # noqa: E402,F401  (registers the agents)
 from . import web  # noqa: E402,F401  (health page)
+from .agents import candles, decode, sink  # noqa: E402,F401  (registers the agents)

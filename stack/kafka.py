@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .process import ROOT, Service, StackError, free_port, need_binary, run, spawn, wait_until
+from .process import ROOT, Service, free_port, need_binary, run, spawn, wait_until
 
 KAFKA_VERSION = "3.9.1"
 CACHE = Path.home() / ".cache" / "pads-stream" / f"kafka-{KAFKA_VERSION}"

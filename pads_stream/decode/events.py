@@ -7,14 +7,21 @@ amounts written as strings (wei exceeds 64-bit JSON integers).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 import orjson
 
 from ..chain.rawlog import RawLog
 from ..errors import DecodeError
-from .abi import (CURVE_CREATED_TOPIC, GRADUATED_TOPIC, TRADE_TOPIC, data_bytes, dynamic_string,
-                  topic_address, word_bool, words)
+from .abi import (
+    CURVE_CREATED_TOPIC,
+    GRADUATED_TOPIC,
+    TRADE_TOPIC,
+    data_bytes,
+    dynamic_string,
+    topic_address,
+    word_bool,
+    words,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,7 @@ class GraduatedEvent:
     kind: str = "graduated"
 
 
-Record = Union[TradeEvent, CurveCreatedEvent, GraduatedEvent]
+Record = TradeEvent | CurveCreatedEvent | GraduatedEvent
 
 
 def decode_log(log: RawLog) -> Record:

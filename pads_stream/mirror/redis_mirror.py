@@ -65,7 +65,7 @@ class RedisMirror:
                         pipe.zadd(key, {member: t})
                     for key, mapping in markets.items():
                         if mapping:
-                            pipe.hset(key, mapping=mapping)
+                            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]  # redis-py's Mapping is invariant
                     for key, members in trades.items():
                         pipe.zadd(key, members)
                         pipe.zremrangebyrank(key, 0, -RECENT_TRADES - 1)
