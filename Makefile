@@ -7,7 +7,7 @@ setup:
 demo: setup
 	.venv/bin/python -m stack demo
 
-# The test command: unit tests, then integration tests on real Kafka, Redis, anvil and Node.
+# The test command: unit and integration tests (real Kafka, Redis, anvil and Node backend).
 test: setup
 	.venv/bin/python -m pytest tests -v
 

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import sys
 
+from pads_stream.errors import PadsStreamError
+
 from .errors import BridgeError
 from .run import Bridge
 from .settings import BridgeSettings, load
@@ -39,7 +41,7 @@ def main() -> int:
         asyncio.run(_run(settings))
     except KeyboardInterrupt:
         return 0
-    except BridgeError as exc:
+    except (BridgeError, PadsStreamError) as exc:
         logging.getLogger("bridge").critical("bridge stopped: %s", exc)
         return 2
     return 0

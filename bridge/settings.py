@@ -17,7 +17,6 @@ class BridgeSettings(CommonSettings):
     batch_size: int = Field(2000, alias="BATCH_SIZE", ge=1, le=1_000_000)
     state_file: str = Field("./.state/bridge-checkpoint.json", alias="BRIDGE_STATE_FILE")
     head_timeout_s: float = Field(30.0, alias="BRIDGE_HEAD_TIMEOUT_S", gt=0)
-    poll_interval_s: float = Field(2.0, alias="BRIDGE_POLL_INTERVAL_S", gt=0)
     max_backoff_s: float = Field(30.0, alias="BRIDGE_MAX_BACKOFF_S", gt=0)
 
     @field_validator("bonding_curve_factory_address")

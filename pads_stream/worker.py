@@ -18,6 +18,8 @@ from .topics import ensure_topics_blocking
 
 settings = worker_settings()
 
+# Our own loggers follow LOG_LEVEL whatever `faust worker -l` sets for Faust's.
+logging.getLogger("pads_stream").setLevel(settings.log_level)
 _handlers: list[logging.Handler] = []
 if settings.log_file:
     _fh = logging.FileHandler(settings.log_file)

@@ -15,7 +15,8 @@ NODE_MODULES = ROOT / "node_modules"
 
 def install() -> None:
     """`npm install` from the lock file; skipped when node_modules already matches it."""
-    need_binary("npm", "install Node.js 20 and npm")
+    need_binary("npm", "install Node.js >= 18 and npm")
+    check_node()
     stamp = NODE_MODULES / ".pads-lock"
     lock = (ROOT / "package-lock.json").read_text()
     if stamp.exists() and stamp.read_text() == lock:

@@ -4,8 +4,9 @@ pragma solidity ^0.8.24;
 import "./LaunchToken.sol";
 
 /// One curve per token: constant product over virtual reserves (pump.fun style).
-/// The curve mints on buy and burns on sell; a fee is taken in ETH and is never part of
-/// the Trade event's ethAmount.
+/// The curve mints on buy and burns on sell. The Trade event's ethAmount is the ETH that
+/// entered (buy) or left (sell) the curve's reserves, so prices are fee-neutral: on a buy the
+/// fee is charged on top of it, on a sell it is deducted from what the trader receives.
 contract BondingCurve {
     LaunchToken public immutable token;
     address public immutable feeRecipient;
