@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import ConfigError
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LABEL = re.compile(r"([0-9]+)([smhd])")
 
 
 def parse_interval(label: str) -> int:
     """'5m' -> 300. Every interval must divide a day so buckets stay UTC-aligned."""
-    label = label.strip()
-    if len(label) < 2 or label[-1] not in _UNITS or not label[:-1].isdigit():
+    match = _LABEL.fullmatch(label.strip())
+    if match is None:
         raise ConfigError(f"OHLCV_INTERVALS: {label!r} is not an interval like 1m, 4h, 1d")
-    seconds = int(label[:-1]) * _UNITS[label[-1]]
+    seconds = int(match[1]) * _UNITS[match[2]]
     if seconds <= 0 or (seconds < 86400 and 86400 % seconds) or (seconds >= 86400 and seconds % 86400):
         raise ConfigError(f"OHLCV_INTERVALS: {label!r} does not divide a UTC day evenly")
     return seconds
@@ -28,7 +31,7 @@ def parse_intervals(text: str) -> tuple[int, ...]:
 
 def label(seconds: int) -> str:
     """300 -> '5m': the name used in Redis keys and socket.io events."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -6,6 +6,7 @@ fields. Both the bridge (producer) and the worker (consumer) use this module.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import orjson
@@ -45,8 +46,11 @@ class RawLog:
         return self.address.encode()
 
 
+_HEX = re.compile(r"0x[0-9a-fA-F]*")
+
+
 def _hex(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value.startswith("0x"):
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise DecodeError(f"field {name!r} is not a 0x-hex string: {value!r}")
     return value.lower()
 

@@ -6,6 +6,8 @@ their offsets with bounds checks. Topic hashes are the keccak of the signatures 
 
 from __future__ import annotations
 
+import re
+
 from eth_utils import keccak
 
 from ..errors import DecodeError
@@ -24,11 +26,15 @@ CURVE_CREATED_TOPIC = topic0(CURVE_CREATED_SIGNATURE)
 GRADUATED_TOPIC = topic0(GRADUATED_SIGNATURE)
 
 
+_HEX_BODY = re.compile(r"(?:[0-9a-fA-F]{2})*")
+_ADDRESS_TOPIC = re.compile(r"0x0{24}[0-9a-fA-F]{40}")
+
+
 def data_bytes(data: str) -> bytes:
-    try:
-        return bytes.fromhex(data[2:])
-    except ValueError:
-        raise DecodeError("data is not valid hex") from None
+    # bytes.fromhex alone would accept whitespace inside the data.
+    if not data.startswith("0x") or not _HEX_BODY.fullmatch(data, 2):
+        raise DecodeError("data is not valid hex")
+    return bytes.fromhex(data[2:])
 
 
 def words(data: bytes, count: int) -> list[int]:
@@ -42,9 +48,9 @@ def topic_address(topic: str) -> str:
     """An indexed address: the low 20 bytes of a 32-byte topic, upper 12 must be zero."""
     if len(topic) != 66:
         raise DecodeError(f"topic {topic!r} is not 32 bytes")
-    if topic[2:26].strip("0"):
+    if not _ADDRESS_TOPIC.fullmatch(topic):
         raise DecodeError(f"topic {topic!r} is not a left-padded address")
-    return "0x" + topic[26:]
+    return "0x" + topic[26:].lower()
 
 
 def word_bool(value: int) -> bool:
