@@ -52,6 +52,7 @@ class WorkerSettings(CommonSettings):
     data_dir: str = Field("./.state/worker", alias="DATA_DIR")
     store: str = Field("rocksdb://", alias="TABLE_STORE")
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL", pattern=r"^rediss?://")
+    redis_namespace: str = Field("pads", alias="REDIS_NAMESPACE", pattern=r"^[A-Za-z0-9_.-]+$")
     backend_socket_url: str | None = Field(None, alias="BACKEND_SOCKET_URL")
     backend_socket_token: str = Field("", alias="BACKEND_SOCKET_TOKEN")
     backend_namespace: str = Field("/listener", alias="BACKEND_SOCKET_NAMESPACE")
@@ -83,7 +84,7 @@ class WorkerSettings(CommonSettings):
 
     @property
     def redis_prefix(self) -> str:
-        return f"pads:{self.chain_id}"
+        return f"{self.redis_namespace}:{self.chain_id}"
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
+from .agents.candles import deep_reorgs
 from .agents.sink import mirror, pusher
 from .worker import app
 
@@ -20,6 +21,9 @@ class Health(View):
         if not await mirror.ping():
             problems.append("redis unreachable")
         body: dict[str, Any] = {"redis_candles_written": mirror.written}
+        if deep_reorgs:
+            problems.append(f"{len(deep_reorgs)} reorgs deeper than FINALITY_DEPTH: rebuild with "
+                            f"`python -m pads_stream replay` (last: {deep_reorgs[-1]})")
         if pusher is not None:
             body["push"] = pusher.status()
             if not pusher.connected:

@@ -1,13 +1,20 @@
 """Candle agent, partitioned by token: folds records into the token-state table and emits the
-touched candles and market snapshot on `pads.candle-updates`."""
+touched candles and market snapshot on `pads.candle-updates`.
+
+Besides one value per token, each partition keeps two small values in the same table: the
+finalized block it has seen, and the tokens that still have pending trades, so a head marker
+settles exactly those tokens.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
-from ..candles.state import apply_curve_created, apply_graduated, apply_trade, decode_state, encode_state
+from ..candles.codec import decode_state, decode_tokens, encode_state, encode_tokens
+from ..candles.state import DeepReorgError, apply_curve_created, apply_graduated, apply_trade, remove_trade, settle
+from ..chain.rawlog import MARKER_KEY, HeadMarker, parse_message
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, TradeEvent, decode_record
 from ..errors import DecodeError, OrderError
 from ..mirror.updates import encode_update
@@ -15,33 +22,97 @@ from ..worker import app, settings, token_state, trades, updates
 from .deadletter import send_dead_letter
 
 log = logging.getLogger(__name__)
+deep_reorgs: list[str] = []
+
+
+def _finalized_key(partition: int) -> bytes:
+    return b"\x00finalized:%d" % partition
+
+
+def _pending_key(partition: int) -> bytes:
+    return b"\x00pending:%d" % partition
 
 
 @app.agent(trades, name="candles")
 async def candles(stream: StreamT[bytes]) -> None:
-    intervals = settings.ohlcv_intervals
     async for event in stream.events():
         try:
-            record = decode_record(event.value)
-            if record.ref.removed:
-                raise DecodeError("removal of a reorged log reached a worker without reorg support")
-            # No await between this read and the table write below: the value stays consistent.
-            state = decode_state(token_state.get(event.key))
-            touched = None
-            if isinstance(record, TradeEvent):
-                touched = apply_trade(state, record, intervals)
-                changed = touched is not None
-            elif isinstance(record, CurveCreatedEvent):
-                changed = apply_curve_created(state, record)
-            elif isinstance(record, GraduatedEvent):
-                changed = apply_graduated(state, record)
+            if event.key == MARKER_KEY:
+                marker = parse_message(event.value)
+                assert isinstance(marker, HeadMarker)
+                await _on_marker(event, marker.finalized_block)
+            else:
+                await _on_record(event)
         except (DecodeError, OrderError) as exc:
             await send_dead_letter(event, "candles", str(exc))
-            continue
-        if not changed:
-            log.debug("skipped already applied %s at %s", record.kind, record.ref.cursor)
-            continue
-        token_state[event.key] = encode_state(state)
-        trade = record if isinstance(record, TradeEvent) else None
-        await updates.send(key=event.key, value=encode_update(
-            record.ref.chain_id, record.token, state.market, trade, touched))
+        except DeepReorgError as exc:
+            deep_reorgs.append(str(exc))
+            log.critical("%s; run `python -m pads_stream replay` to rebuild", exc)
+            await send_dead_letter(event, "candles", f"deep reorg: {exc}")
+
+
+async def _on_record(event: EventT) -> None:
+    intervals = settings.ohlcv_intervals
+    record = decode_record(event.value)
+    key, offset = bytes(event.key), event.message.offset  # type: ignore[arg-type]
+    # No await between this read and the table write below: the value stays consistent.
+    state = decode_state(token_state.get(key))
+    if offset <= state.offset:
+        return  # redelivered after a crash: already applied
+    had_pending = bool(state.pending)
+    emitted, deleted, correction, removed = None, None, False, None
+    if isinstance(record, TradeEvent):
+        if record.ref.removed:
+            result = remove_trade(state, record.ref, intervals)
+            if result is not None:
+                (emitted, deleted), correction, removed = result, True, record.ref.cursor
+            changed = result is not None
+        else:
+            emitted = apply_trade(state, record, intervals)
+            changed = emitted is not None
+    elif isinstance(record, CurveCreatedEvent):
+        changed = apply_curve_created(state, record)
+    elif isinstance(record, GraduatedEvent):
+        changed = apply_graduated(state, record)
+    if not changed:
+        log.debug("nothing to do for %s at %s (duplicate or already removed)", record.kind, record.ref.cursor)
+        return
+    state.offset = offset
+    token_state[key] = encode_state(state)
+    if had_pending != bool(state.pending):
+        pkey = _pending_key(event.message.partition)
+        tokens = decode_tokens(token_state.get(pkey))
+        (tokens.add if state.pending else tokens.discard)(key)
+        token_state[pkey] = encode_tokens(tokens)
+    trade = record if isinstance(record, TradeEvent) and not record.ref.removed else None
+    if correction:
+        log.info("reorg: %s trade at block %d removed; %d candles corrected, %d emptied", record.token,
+                 record.ref.block_number, len(emitted or ()), len(deleted or ()))
+    await updates.send(key=key, value=encode_update(record.ref.chain_id, record.token, state.market, trade,
+                                                     emitted, deleted, correction, removed))
+
+
+async def _on_marker(event: EventT, finalized: int) -> None:
+    partition = event.message.partition
+    fkey = _finalized_key(partition)
+    previous = int(token_state.get(fkey) or b"-1")
+    if finalized <= previous:
+        return
+    token_state[fkey] = str(finalized).encode()
+    pkey = _pending_key(partition)
+    tokens = decode_tokens(token_state.get(pkey))
+    still: set[bytes] = set()
+    for key in sorted(tokens):
+        state = decode_state(token_state.get(key))
+        before = len(state.pending)
+        flipped = settle(state, finalized, settings.ohlcv_intervals)
+        if state.pending:
+            still.add(key)
+        if len(state.pending) != before:
+            state.offset = max(state.offset, event.message.offset)
+            token_state[key] = encode_state(state)
+        if flipped:
+            await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
+                                                             candles=flipped))
+    if still != tokens:
+        token_state[pkey] = encode_tokens(still)

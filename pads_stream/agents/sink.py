@@ -14,7 +14,7 @@ from ..worker import app, settings, updates
 
 log = logging.getLogger(__name__)
 
-mirror = RedisMirror(settings.redis_url)
+mirror = RedisMirror(settings.redis_url, settings.redis_namespace)
 pusher: Pusher | None = None
 if settings.backend_socket_url:
     pusher = Pusher(settings.backend_socket_url, settings.backend_socket_token, settings.backend_namespace,

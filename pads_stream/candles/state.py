@@ -1,103 +1,194 @@
-"""Per-token state held in one table value: the open candle of every interval, the market
-snapshot, and the cursor of the last applied log. One write per trade, not one per interval.
+"""Per-token state held in one table value, with reorgs modelled as data (pure).
 
-Applying a log at or below the cursor changes nothing, which makes redelivery harmless.
+    settled  candles and market folded from final trades only (block <= finalized)
+    pending  the trades not final yet, in chain order, kept so a removal can be re-folded
+    candles  the current view: settled + pending, what Redis shows
+
+A trade is applied once (cursor), a removed trade is dropped from `pending` and the touched
+buckets are re-folded from `settled`, and a head marker moves deep enough trades to
+`settled`. A candle is final when none of its trades is pending.
 """
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-import orjson
-
-from ..decode.events import CurveCreatedEvent, GraduatedEvent, TradeEvent
-from ..errors import OrderError
+from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEvent
+from ..errors import OrderError, PadsStreamError
 from .fold import Candle, fold
 from .intervals import bucket_start
 from .price import format_price, trade_price
+
+Emitted = list[tuple[int, Candle, bool]]  # (interval seconds, candle, final)
+
+
+class DeepReorgError(PadsStreamError):
+    """A removed log is older than the kept pending trades: only a rebuild can undo it."""
+
+
+@dataclass(slots=True)
+class Pending:
+    block: int
+    log_index: int
+    block_hash: str
+    ts: int
+    is_buy: bool
+    token_amount: int
+    eth_amount: int
+    virtual_eth: int
+    virtual_token: int
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        return (self.block, self.log_index)
+
+    @classmethod
+    def of(cls, t: TradeEvent) -> Pending:
+        r = t.ref
+        return cls(r.block_number, r.log_index, r.block_hash, r.block_timestamp, t.is_buy, t.token_amount,
+                   t.eth_amount, t.virtual_eth, t.virtual_token)
 
 
 @dataclass(slots=True)
 class TokenState:
     cursor: tuple[int, int] | None = None
+    offset: int = -1
+    settled_cursor: tuple[int, int] | None = None
+    settled: dict[int, Candle] = field(default_factory=dict)
+    settled_market: dict[str, str] = field(default_factory=dict)
+    pending: list[Pending] = field(default_factory=list)
     candles: dict[int, Candle] = field(default_factory=dict)
-    market: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
 
     def seen(self, cursor: tuple[int, int]) -> bool:
         return self.cursor is not None and cursor <= self.cursor
 
+    @property
+    def market(self) -> dict[str, str]:
+        m = dict(self.meta)
+        m.update(self.settled_market)
+        for p in self.pending:
+            _market_add(m, p)
+        return m
 
-def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]) -> list[tuple[int, Candle]] | None:
-    """Fold a trade into every interval. None when the trade was already applied."""
+
+def _market_add(m: dict[str, str], p: Pending) -> None:
+    m["price"] = format_price(trade_price(p.eth_amount, p.token_amount))
+    m["last_trade_block"] = str(p.block)
+    m["last_trade_log_index"] = str(p.log_index)
+    m["last_trade_at"] = str(p.ts)
+    m["virtual_eth_reserves"] = str(p.virtual_eth)
+    m["virtual_token_reserves"] = str(p.virtual_token)
+    m["trades"] = str(int(m.get("trades", "0")) + 1)
+    m["volume_eth"] = str(int(m.get("volume_eth", "0")) + p.eth_amount)
+    m["volume_token"] = str(int(m.get("volume_token", "0")) + p.token_amount)
+
+
+def _fold_into(candles: dict[int, Candle], p: Pending, intervals: tuple[int, ...]) -> None:
+    price = trade_price(p.eth_amount, p.token_amount)
+    for s in intervals:
+        candles[s] = fold(candles.get(s), bucket_start(p.ts, s), price, p.is_buy, p.token_amount, p.eth_amount)
+
+
+def view(state: TokenState, intervals: tuple[int, ...]) -> dict[int, dict[int, Candle]]:
+    """Every bucket the pending trades touch, plus each interval's latest settled bucket."""
+    out: dict[int, dict[int, Candle]] = {s: {} for s in intervals}
+    for s in intervals:
+        c = state.settled.get(s)
+        if c is not None:
+            out[s][c.t] = copy(c)
+    for p in state.pending:
+        price = trade_price(p.eth_amount, p.token_amount)
+        for s in intervals:
+            b = bucket_start(p.ts, s)
+            out[s][b] = fold(out[s].get(b), b, price, p.is_buy, p.token_amount, p.eth_amount)
+    return out
+
+
+def pending_buckets(state: TokenState, intervals: tuple[int, ...]) -> set[tuple[int, int]]:
+    return {(s, bucket_start(p.ts, s)) for p in state.pending for s in intervals}
+
+
+def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]) -> Emitted | None:
+    """Fold a new trade in as pending. None when it was already applied."""
     ref = trade.ref
     if state.seen(ref.cursor):
         return None
-    price = trade_price(trade.eth_amount, trade.token_amount)
-    ts = ref.block_timestamp
-    for seconds in intervals:
-        current = state.candles.get(seconds)
-        if current is not None and bucket_start(ts, seconds) < current.t:
-            raise OrderError(f"trade at {ts} (block {ref.block_number}) is older than open "
-                             f"{seconds}s candle {current.t} of {trade.token}")
-    touched = []
-    for seconds in intervals:
-        candle = fold(state.candles.get(seconds), bucket_start(ts, seconds), price, trade.is_buy,
-                      trade.token_amount, trade.eth_amount)
-        state.candles[seconds] = candle
-        touched.append((seconds, candle))
+    for s in intervals:
+        current = state.candles.get(s)
+        if current is not None and bucket_start(ref.block_timestamp, s) < current.t:
+            raise OrderError(f"trade at {ref.block_timestamp} (block {ref.block_number}) is older than open "
+                             f"{s}s candle {current.t} of {trade.token}")
+    p = Pending.of(trade)
+    state.pending.append(p)
+    _fold_into(state.candles, p, intervals)
     state.cursor = ref.cursor
-    m = state.market
-    m["price"] = format_price(price)
-    m["last_trade_block"] = str(ref.block_number)
-    m["last_trade_log_index"] = str(ref.log_index)
-    m["last_trade_at"] = str(ts)
-    m["virtual_eth_reserves"] = str(trade.virtual_eth)
-    m["virtual_token_reserves"] = str(trade.virtual_token)
-    m["trades"] = str(int(m.get("trades", "0")) + 1)
-    m["volume_eth"] = str(int(m.get("volume_eth", "0")) + trade.eth_amount)
-    m["volume_token"] = str(int(m.get("volume_token", "0")) + trade.token_amount)
-    return touched
+    return [(s, state.candles[s], False) for s in intervals]
+
+
+def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> tuple[Emitted, list[tuple[int, int]]] | None:
+    """Undo a trade that left the canonical chain: (corrected candles, emptied buckets), or
+    None when it is not pending (already removed, or never applied)."""
+    idx = next((i for i, p in enumerate(state.pending)
+                if p.cursor == ref.cursor and p.block_hash == ref.block_hash), None)
+    if idx is None:
+        if state.settled_cursor is not None and ref.cursor <= state.settled_cursor:
+            raise DeepReorgError(f"removed log at block {ref.block_number} index {ref.log_index} is already "
+                                 f"final (settled up to {state.settled_cursor}): reorg deeper than FINALITY_DEPTH")
+        return None
+    before = view(state, intervals)
+    was = pending_buckets(state, intervals)
+    del state.pending[idx]
+    after = view(state, intervals)
+    state.candles = {s: after[s][max(after[s])] for s in intervals if after[s]}
+    state.cursor = state.pending[-1].cursor if state.pending else state.settled_cursor
+    still = pending_buckets(state, intervals)
+    emitted = [(s, c, (s, t) not in still) for s in intervals for t, c in sorted(after[s].items())
+               if before[s].get(t) != c or ((s, t) in was) != ((s, t) in still)]
+    deleted = [(s, t) for s in intervals for t in sorted(before[s]) if t not in after[s]]
+    return emitted, deleted
+
+
+def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) -> Emitted:
+    """Move pending trades at or below `finalized_block` to settled; returns the candles whose
+    final flag turned true."""
+    keep = [p for p in state.pending if p.block > finalized_block]
+    done = state.pending[:len(state.pending) - len(keep)]
+    if not done:
+        return []
+    was = pending_buckets(state, intervals)
+    for p in done:
+        _fold_into(state.settled, p, intervals)
+        _market_add(state.settled_market, p)
+        state.settled_cursor = p.cursor
+    state.pending = keep
+    now = pending_buckets(state, intervals)
+    current = view(state, intervals)
+    return [(s, current[s][t], True) for (s, t) in sorted(was - now) if t in current[s]]
 
 
 def apply_curve_created(state: TokenState, ev: CurveCreatedEvent) -> bool:
     """Metadata only, so it needs no cursor: applying it twice sets the same fields."""
     new = {"name": ev.name, "symbol": ev.symbol, "curve": ev.curve, "creator": ev.creator,
            "created_block": str(ev.ref.block_number), "created_at": str(ev.ref.block_timestamp)}
-    if all(state.market.get(k) == v for k, v in new.items()):
+    if all(state.meta.get(k) == v for k, v in new.items()):
         return False
-    state.market.update(new)
+    state.meta.update(new)
     return True
 
 
 def apply_graduated(state: TokenState, ev: GraduatedEvent) -> bool:
-    if state.seen(ev.ref.cursor):
+    ref = ev.ref
+    if ref.removed:
+        if state.meta.get("graduated_hash") != ref.block_hash:
+            return False
+        for k in ("graduated", "graduated_block", "graduated_at", "graduation_eth_reserves", "graduated_hash"):
+            state.meta.pop(k, None)
+        return True
+    if state.seen(ref.cursor):
         return False
-    state.cursor = ev.ref.cursor
-    state.market.update(graduated="1", graduated_block=str(ev.ref.block_number),
-                        graduated_at=str(ev.ref.block_timestamp),
-                        graduation_eth_reserves=str(ev.eth_reserves))
+    state.cursor = ref.cursor
+    state.meta.update(graduated="1", graduated_block=str(ref.block_number), graduated_at=str(ref.block_timestamp),
+                      graduation_eth_reserves=str(ev.eth_reserves), graduated_hash=ref.block_hash)
     return True
-
-
-def encode_state(state: TokenState) -> bytes:
-    candles = {
-        str(s): [c.t, format_price(c.open), format_price(c.high), format_price(c.low),
-                 format_price(c.close), str(c.volume_token), str(c.volume_eth), c.trades, c.buys, c.sells]
-        for s, c in sorted(state.candles.items())
-    }
-    return orjson.dumps({"c": list(state.cursor) if state.cursor else None, "k": candles,
-                         "m": state.market}, option=orjson.OPT_SORT_KEYS)
-
-
-def decode_state(payload: bytes | None) -> TokenState:
-    if not payload:
-        return TokenState()
-    d = orjson.loads(payload)
-    candles = {
-        int(s): Candle(v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), Decimal(v[4]), int(v[5]),
-                       int(v[6]), v[7], v[8], v[9])
-        for s, v in d["k"].items()
-    }
-    cursor = tuple(d["c"]) if d["c"] else None
-    return TokenState(cursor, candles, dict(d["m"]))  # type: ignore[arg-type]

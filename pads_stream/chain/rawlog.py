@@ -49,6 +49,37 @@ class RawLog:
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
 
 
+MARKER_KEY = b"\x00head"
+
+
+@dataclass(frozen=True, slots=True)
+class HeadMarker:
+    """Published by the bridge to every partition of the raw-log topic after each block range:
+    every log of blocks <= block_number is already before it in that partition, and blocks
+    <= finalized_block (block_number - FINALITY_DEPTH) are final."""
+
+    chain_id: int
+    block_number: int
+    block_hash: str
+    finalized_block: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
+                             "block_hash": self.block_hash, "finalized_block": self.finalized_block})
+
+
+def parse_message(payload: bytes) -> RawLog | HeadMarker:
+    """A raw-log topic message: a chain log, or a head marker (`"kind": "head"`)."""
+    if payload[:40].find(b'"kind":"head"') != -1:
+        try:
+            d = orjson.loads(payload)
+            return HeadMarker(_int(d["chain_id"], "chain_id"), _int(d["block_number"], "block_number"),
+                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"))
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DecodeError(f"bad head marker: {exc!r}") from None
+    return parse_raw_log(payload)
+
+
 def _hex(value: object, name: str) -> str:
     if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise DecodeError(f"field {name!r} is not a 0x-hex string: {value!r}")

@@ -1,22 +1,30 @@
-"""Redis key names: the public contract the Node.js backend and HTTP API read."""
+"""Redis key names: the public contract the Node.js backend and HTTP API read.
+
+`prefix` is `{REDIS_NAMESPACE}:{chain_id}`, `pads:{chain_id}` by default; a replay can build
+into another namespace and be compared with `checksum` before it is switched over.
+"""
 
 from __future__ import annotations
 
 
-def candles_key(chain_id: int, token: str, interval: str) -> str:
-    return f"pads:{chain_id}:candles:{token}:{interval}"
+def prefix(namespace: str, chain_id: int) -> str:
+    return f"{namespace}:{chain_id}"
 
 
-def market_key(chain_id: int, token: str) -> str:
-    return f"pads:{chain_id}:market:{token}"
+def candles_key(pfx: str, token: str, interval: str) -> str:
+    return f"{pfx}:candles:{token}:{interval}"
 
 
-def trades_key(chain_id: int, token: str) -> str:
-    return f"pads:{chain_id}:trades:{token}"
+def market_key(pfx: str, token: str) -> str:
+    return f"{pfx}:market:{token}"
 
 
-def tokens_key(chain_id: int) -> str:
-    return f"pads:{chain_id}:tokens"
+def trades_key(pfx: str, token: str) -> str:
+    return f"{pfx}:trades:{token}"
+
+
+def tokens_key(pfx: str) -> str:
+    return f"{pfx}:tokens"
 
 
 def trade_score(block_number: int, log_index: int) -> int:

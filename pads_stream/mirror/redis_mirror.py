@@ -14,7 +14,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .keys import candles_key, market_key, tokens_key, trade_score, trades_key
+from .keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 
 log = logging.getLogger(__name__)
 
@@ -26,51 +26,68 @@ def candle_member(candle: dict[str, Any]) -> bytes:
     return orjson.dumps(candle, option=CANONICAL)
 
 
-def plan(updates: list[dict[str, Any]]) -> tuple[dict[tuple[str, int], bytes], dict[str, dict[str, str]],
-                                                   dict[str, dict[bytes, int]], dict[str, int]]:
-    """Coalesce a batch: the last candle per (key, bucket) and the last market per token win."""
-    candles: dict[tuple[str, int], bytes] = {}
+Plan = tuple[dict[tuple[str, int], bytes | None], dict[str, dict[str, str]],
+             dict[str, dict[int, bytes | None]], dict[str, str]]
+
+
+def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
+    """Coalesce a batch in order: per (key, bucket) the last candle wins, None deletes it; per
+    (trades key, chain position) the last trade wins, None deletes it; markets merge."""
+    candles: dict[tuple[str, int], bytes | None] = {}
     markets: dict[str, dict[str, str]] = {}
-    trades: dict[str, dict[bytes, int]] = {}
-    tokens: dict[str, int] = {}
+    trades: dict[str, dict[int, bytes | None]] = {}
+    tokens: dict[str, str] = {}
     for u in updates:
-        chain, token = u["chain_id"], u["token"]
-        for interval, c in u["candles"].items():
-            candles[(candles_key(chain, token, interval), c["t"])] = candle_member(c)
-        mkey = market_key(chain, token)
-        markets.setdefault(mkey, {}).update(u["market"])
-        tokens[token] = chain
+        pfx, token = prefix(namespace, u["chain_id"]), u["token"]
+        for interval, buckets in (u.get("deleted") or {}).items():
+            for t in buckets:
+                candles[(candles_key(pfx, token, interval), t)] = None
+        for interval, cs in u["candles"].items():
+            for c in cs:
+                candles[(candles_key(pfx, token, interval), c["t"])] = candle_member(c)
+        # Each update carries the whole snapshot: replace, so fields a reorg removed disappear.
+        markets[market_key(pfx, token)] = dict(u["market"])
+        tokens[token] = pfx
+        gone = u.get("removed_trade")
+        if gone:
+            trades.setdefault(trades_key(pfx, token), {})[trade_score(*gone)] = None
         t = u.get("trade")
         if t:
-            trades.setdefault(trades_key(chain, token), {})[orjson.dumps(t, option=CANONICAL)] = \
-                trade_score(t["block_number"], t["log_index"])
+            trades.setdefault(trades_key(pfx, token), {})[trade_score(t["block_number"], t["log_index"])] = \
+                orjson.dumps(t, option=CANONICAL)
     return candles, markets, trades, tokens
 
 
 class RedisMirror:
-    def __init__(self, url: str, max_backoff: float = 5.0) -> None:
+    def __init__(self, url: str, namespace: str = "pads", max_backoff: float = 5.0) -> None:
+        self.namespace = namespace
         self.redis = aioredis.from_url(url, decode_responses=False, health_check_interval=30)
         self.max_backoff = max_backoff
         self.written = 0
 
     async def write(self, updates: list[dict[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        candles, markets, trades, tokens = plan(updates)
+        candles, markets, trades, tokens = plan(updates, self.namespace)
         delay = 0.1
         while True:
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
                     for (key, t), member in candles.items():
                         pipe.zremrangebyscore(key, t, t)
-                        pipe.zadd(key, {member: t})
+                        if member is not None:
+                            pipe.zadd(key, {member: t})
                     for key, mapping in markets.items():
+                        pipe.delete(key)
                         if mapping:
                             pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]  # redis-py's Mapping is invariant
-                    for key, members in trades.items():
-                        pipe.zadd(key, members)
+                    for key, by_score in trades.items():
+                        for score, trade in by_score.items():
+                            pipe.zremrangebyscore(key, score, score)
+                            if trade is not None:
+                                pipe.zadd(key, {trade: score})
                         pipe.zremrangebyrank(key, 0, -RECENT_TRADES - 1)
-                    for token, chain in tokens.items():
-                        pipe.sadd(tokens_key(chain), token)
+                    for token, pfx in tokens.items():
+                        pipe.sadd(tokens_key(pfx), token)
                     await pipe.execute()
                 self.written += len(candles)
                 return

@@ -26,13 +26,33 @@ def public_trade(trade: TradeEvent) -> dict[str, Any]:
     }
 
 
+def public_candle(candle: Candle, final: bool) -> dict[str, Any]:
+    d = candle.to_public()
+    d["final"] = final
+    return d
+
+
 def encode_update(chain_id: int, token: str, market: dict[str, str], trade: TradeEvent | None = None,
-                  candles: list[tuple[int, Candle]] | None = None) -> bytes:
+                  candles: list[tuple[int, Candle, bool]] | None = None,
+                  deleted: list[tuple[int, int]] | None = None, correction: bool = False,
+                  removed_trade: tuple[int, int] | None = None) -> bytes:
+    """`candles` are (seconds, candle, final); `deleted` are (seconds, bucket) left empty by a
+    reorg; `correction` marks updates caused by removed logs; `removed_trade` is the
+    (block_number, log_index) of a trade that is no longer on the chain."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for s, c, final in candles or ():
+        by_label.setdefault(label(s), []).append(public_candle(c, final))
+    gone: dict[str, list[int]] = {}
+    for s, t in deleted or ():
+        gone.setdefault(label(s), []).append(t)
     return orjson.dumps({
         "chain_id": chain_id,
         "token": token,
         "trade": public_trade(trade) if trade else None,
-        "candles": {label(s): c.to_public() for s, c in candles or ()},
+        "removed_trade": list(removed_trade) if removed_trade else None,
+        "candles": by_label,
+        "deleted": gone,
+        "correction": correction,
         "market": market,
     })
 

@@ -24,12 +24,28 @@ class Outbox:
 
     def add_update(self, update: dict[str, Any]) -> None:
         chain, token = update["chain_id"], update["token"]
-        for interval, candle in update["candles"].items():
-            key = (token, interval, candle["t"])
-            self.candles.pop(key, None)
-            self.candles[key] = {"chain_id": chain, "token": token, "interval": interval, "candle": candle}
+        correction = bool(update.get("correction"))
+        for interval, buckets in (update.get("deleted") or {}).items():
+            for t in buckets:
+                key = (token, interval, t)
+                self.candles.pop(key, None)
+                # An emptied bucket is pushed as a correction with no trades and deleted=true.
+                self.candles[key] = {"chain_id": chain, "token": token, "interval": interval, "correction": True,
+                                     "deleted": True, "candle": {"t": t, "trades": 0}}
+        for interval, candles in update["candles"].items():
+            for candle in candles:
+                key = (token, interval, candle["t"])
+                prev = self.candles.pop(key, None)
+                # A correction stays marked as one until it is sent, even if newer data follows.
+                was_correction = bool(prev and prev.get("correction"))
+                self.candles[key] = {"chain_id": chain, "token": token, "interval": interval,
+                                     "correction": correction or was_correction, "candle": candle}
         if update.get("trade"):
             self.trades.append(update["trade"])
+        gone = update.get("removed_trade")
+        if gone:
+            self.trades.append({"chain_id": chain, "token": token, "block_number": gone[0], "log_index": gone[1],
+                                "removed": True})
         self._bound()
 
     def requeue(self, candles: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:

@@ -129,6 +129,21 @@ class Deployment:
         with urllib.request.urlopen(f"{self.backend_url}/received?event={event}", timeout=5) as r:
             return [e["payload"] for e in json.loads(r.read()) if e["payload"].get("chain_id") == self.chain_id]
 
+    def group(self, name: str, namespace: str) -> dict[str, str]:
+        """Settings for a second, independent consumer group over the same raw-log topic."""
+        return {"APP_ID": f"{self.env['APP_ID']}-{name}", "REDIS_NAMESPACE": namespace,
+                "TRADES_TOPIC": f"{self.name}.{name}.trades", "UPDATES_TOPIC": f"{self.name}.{name}.candle-updates",
+                "DEAD_LETTER_TOPIC": f"{self.name}.{name}.dead-letters"}
+
+    def checksum(self, namespace: str = "pads") -> str:
+        env = {**os.environ, **self.env, "REDIS_NAMESPACE": namespace}
+        out = subprocess.run([sys.executable, "-m", "pads_stream", "checksum"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        digest = out.stdout.split()[0]
+        assert digest.startswith("sha256:"), out.stdout
+        return digest
+
     def stop_all(self) -> None:
         for p in reversed(self.procs):
             p.stop()
@@ -169,6 +184,7 @@ def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, ba
         "PROCESSING_INTERVAL_MS": "50",
         "BATCH_SIZE": "50",
         "BRIDGE_HEAD_TIMEOUT_S": "2",
+        "FINALITY_DEPTH": "5",
         "LOG_LEVEL": "INFO",
     }
     d = Deployment(name, tmp_path, env, pad, anvil, redis.Redis.from_url(redis_server), backend.urls["BACKEND_SOCKET_URL"])

@@ -53,8 +53,9 @@ def chain_trades(w3: Any, factory: str) -> list[ChainTrade]:
     return out
 
 
-def expected_candles(trades: list[ChainTrade]) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
-    """{(token, interval): {bucket: candle}} with the public field encoding."""
+def expected_candles(trades: list[ChainTrade], finalized: int = -1) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
+    """{(token, interval): {bucket: candle}} with the public field encoding; a candle is final
+    when every trade in it is at or below the `finalized` block."""
     groups: dict[tuple[str, str, int], list[ChainTrade]] = defaultdict(list)
     for t in trades:
         for label, secs in INTERVALS.items():
@@ -67,5 +68,6 @@ def expected_candles(trades: list[ChainTrade]) -> dict[tuple[str, str], dict[int
             "close": fmt(prices[-1]), "volume_token": str(sum(t.token_amount for t in ts)),
             "volume_eth": str(sum(t.eth_amount for t in ts)), "trades": len(ts),
             "buys": sum(t.is_buy for t in ts), "sells": sum(not t.is_buy for t in ts),
+            "final": all(t.block <= finalized for t in ts),
         }
     return dict(out)

@@ -24,12 +24,18 @@ def diff(expected: dict[Any, dict[int, Any]], actual: dict[Any, dict[int, Any]])
 def latest_pushed(received: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
     out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for msg in received:
-        out.setdefault((msg["token"], msg["interval"]), {})[msg["candle"]["t"]] = msg["candle"]
-    return out
+        series = out.setdefault((msg["token"], msg["interval"]), {})
+        if msg.get("deleted"):
+            series.pop(msg["candle"]["t"], None)
+        else:
+            series[msg["candle"]["t"]] = msg["candle"]
+    return {k: v for k, v in out.items() if v}
 
 
 def assert_exact(d: Deployment, timeout: float = 120) -> dict[Any, Any]:
-    expected = oracle.expected_candles(oracle.chain_trades(d.pad.w3, d.env["BONDING_CURVE_FACTORY_ADDRESS"]))
+    """Redis equals the chain, including final flags: the bridge finalizes head - FINALITY_DEPTH."""
+    finalized = d.pad.head() - int(d.env["FINALITY_DEPTH"])
+    expected = oracle.expected_candles(oracle.chain_trades(d.pad.w3, d.env["BONDING_CURVE_FACTORY_ADDRESS"]), finalized)
     try:
         wait_for(lambda: d.redis_candles() == expected, timeout, "Redis candles to equal the chain's")
     except AssertionError:
