@@ -157,6 +157,9 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
     done = state.pending[:len(state.pending) - len(keep)]
     if not done:
         return []
+    # Buckets older than the newest settled one leave the view, so read contents first;
+    # settling changes flags, never contents.
+    before = view(state, intervals)
     was = pending_buckets(state, intervals)
     for p in done:
         _fold_into(state.settled, p, intervals)
@@ -164,8 +167,7 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
         state.settled_cursor = p.cursor
     state.pending = keep
     now = pending_buckets(state, intervals)
-    current = view(state, intervals)
-    return [(s, current[s][t], True) for (s, t) in sorted(was - now) if t in current[s]]
+    return [(s, before[s][t], True) for (s, t) in sorted(was - now)]
 
 
 def apply_curve_created(state: TokenState, ev: CurveCreatedEvent) -> bool:
@@ -185,6 +187,8 @@ def apply_graduated(state: TokenState, ev: GraduatedEvent) -> bool:
             return False
         for k in ("graduated", "graduated_block", "graduated_at", "graduation_eth_reserves", "graduated_hash"):
             state.meta.pop(k, None)
+        # The new branch may hold logs below the graduation's position: rewind the cursor.
+        state.cursor = state.pending[-1].cursor if state.pending else state.settled_cursor
         return True
     if state.seen(ref.cursor):
         return False

@@ -83,6 +83,8 @@ class Digest:
     tokens: int = 0
 
     def add(self, relkey: str, value: Any) -> None:
+        if not value:
+            return  # Redis has no empty collections: a key read as empty vanished after SCAN
         name = relkey.encode()
         if self._last is not None and name <= self._last:
             raise ValueError(f"keys must be added in ascending order: {relkey!r} after {self._last!r}")
@@ -122,8 +124,9 @@ def sorted_relative(keys: Iterable[Text], prefix: str) -> list[tuple[str, Text]]
     return sorted(out, key=lambda p: p[0].encode())
 
 
-def digest_snapshot(prefix: str, data: Mapping[Text, Any]) -> Digest:
-    """The digest of plain data keyed by full Redis key; keys outside the prefix are ignored."""
+def digest_snapshot(prefix: str, data: Mapping[Any, Any]) -> Digest:
+    """The digest of plain data keyed by full Redis key (str or bytes); keys outside the prefix
+    are ignored."""
     d = Digest()
     for rel, key in sorted_relative(data, prefix):
         d.add(rel, data[key])

@@ -55,6 +55,9 @@ class Outbox:
             if key not in self.candles:
                 self.candles[key] = msg
                 self.candles.move_to_end(key, last=False)
+            elif msg.get("correction"):
+                # The newer version is what to show, but the client must still learn it corrects.
+                self.candles[key]["correction"] = True
         self.trades.extendleft(reversed(trades))
         self._bound()
 

@@ -16,7 +16,7 @@ FACTORY = "0x" + "Ab" * 20
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     for name in ("BLOCKCHAIN_WS_URL", "BLOCKCHAIN_HTTP_URL", "BONDING_CURVE_FACTORY_ADDRESS", "START_BLOCK",
-                 "BATCH_SIZE", "CHAIN_ID"):
+                 "BATCH_SIZE", "CHAIN_ID", "FINALITY_DEPTH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BLOCKCHAIN_WS_URL", "ws://127.0.0.1:8545")
     monkeypatch.setenv("BONDING_CURVE_FACTORY_ADDRESS", FACTORY)
@@ -26,6 +26,13 @@ def test_valid_settings_lower_case_the_factory() -> None:
     s = bridge_settings.load()
     assert s.bonding_curve_factory_address == FACTORY.lower()
     assert s.blockchain_ws_url == "ws://127.0.0.1:8545" and s.start_block == 0
+    assert s.finality_depth == 30
+
+
+@pytest.mark.parametrize("depth", ["1", "65", "200"])
+def test_finality_depth_per_chain(monkeypatch: pytest.MonkeyPatch, depth: str) -> None:
+    monkeypatch.setenv("FINALITY_DEPTH", depth)
+    assert bridge_settings.load().finality_depth == int(depth)
 
 
 @pytest.mark.parametrize(
@@ -39,6 +46,8 @@ def test_valid_settings_lower_case_the_factory() -> None:
         ("START_BLOCK", "-1"),
         ("BATCH_SIZE", "0"),
         ("CHAIN_ID", "0"),
+        ("FINALITY_DEPTH", "0"),
+        ("FINALITY_DEPTH", "deep"),
     ],
 )
 def test_invalid_value_names_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

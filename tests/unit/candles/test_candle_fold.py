@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pads_stream.candles.codec import decode_state, encode_state
 from pads_stream.candles.fold import Candle, fold
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.candles.state import (
@@ -20,8 +21,6 @@ from pads_stream.candles.state import (
     apply_curve_created,
     apply_graduated,
     apply_trade,
-    decode_state,
-    encode_state,
 )
 from pads_stream.decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEvent
 from pads_stream.errors import OrderError
@@ -149,8 +148,9 @@ def test_fold_matches_naive_reference(trades: list[TradeEvent]) -> None:
     for tr in trades:
         touched = apply_trade(state, tr, INTERVALS)
         assert touched is not None
-        assert [s for s, _ in touched] == list(INTERVALS)
-        for seconds, candle in touched:
+        assert [s for s, _, _ in touched] == list(INTERVALS)
+        assert not any(final for _, _, final in touched)
+        for seconds, candle, _ in touched:
             emitted[(seconds, candle.t)] = candle.to_public()  # serialize now: candles mutate in place
     assert emitted == reference_candles(trades, INTERVALS)
     for public in emitted.values():
@@ -199,7 +199,7 @@ def test_state_round_trips_through_bytes_between_every_trade(trades: list[TradeE
         got = apply_trade(restored, tr, INTERVALS)
         want = apply_trade(live, tr, INTERVALS)
         assert got is not None and want is not None
-        assert [(s, c.to_public()) for s, c in got] == [(s, c.to_public()) for s, c in want]
+        assert [(s, c.to_public(), f) for s, c, f in got] == [(s, c.to_public(), f) for s, c, f in want]
         payload = encode_state(restored)
         assert payload == encode_state(live)
         assert decode_state(payload) == live
@@ -217,10 +217,10 @@ def test_bucket_edges_open_new_candles() -> None:
     m1 = state.candles[60]
     assert m1.t == base + 60 and m1.to_public()["open"] == "0.25" and m1.to_public()["high"] == "1"
     assert m1.trades == 2
-    assert out[0] is not None and dict(out[0])[60].t == base  # the 03:59 candle was emitted first
+    assert out[0] is not None and {s: c for s, c, _ in out[0]}[60].t == base  # the 03:59 candle was emitted first
     h4 = state.candles[14400]
     assert h4.t == T2024 + 4 * 3600 and h4.trades == 2
-    assert dict(out[0])[14400].t == T2024
+    assert {s: c for s, c, _ in out[0]}[14400].t == T2024
     d1 = state.candles[86400]
     assert d1.t == T2024 and d1.trades == 3
     assert d1.to_public() == {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -10,12 +11,14 @@ import pytest
 
 from pads_stream.candles.fold import Candle
 from pads_stream.decode.events import LogRef, TradeEvent
-from pads_stream.mirror.keys import candles_key, market_key, tokens_key, trade_score, trades_key
-from pads_stream.mirror.redis_mirror import candle_member, plan
-from pads_stream.mirror.updates import decode_update, encode_update, public_trade
+from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
+from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, candle_member, plan
+from pads_stream.mirror.updates import decode_update, encode_update, public_candle, public_trade
 
 A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20
+P1 = prefix("pads", 1)
+P2 = prefix("pads", 2)
 
 
 def candle(t: int, close: str, trades: int = 1) -> Candle:
@@ -30,28 +33,57 @@ def trade(block: int, log_index: int, token: str = A, chain: int = 1) -> TradeEv
 
 
 def update(token: str = A, chain: int = 1, market: dict[str, str] | None = None, tr: TradeEvent | None = None,
-           candles: list[tuple[int, Candle]] | None = None) -> dict[str, Any]:
+           candles: list[tuple[int, Candle, bool]] | None = None, deleted: list[tuple[int, int]] | None = None,
+           correction: bool = False, removed: tuple[int, int] | None = None) -> dict[str, Any]:
     """Through the real wire format, as the sink receives it."""
-    return decode_update(encode_update(chain, token, market or {}, tr, candles))
+    return decode_update(encode_update(chain, token, market or {}, tr, candles, deleted, correction, removed))
 
+
+def member(c: Candle, final: bool = False) -> bytes:
+    return candle_member(public_candle(c, final))
+
+
+def trade_member(tr: TradeEvent) -> bytes:
+    return orjson.dumps(public_trade(tr), option=orjson.OPT_SORT_KEYS)
+
+
+# --------------------------------------------------------------------------- keys and wire format
 
 def test_keys() -> None:
-    assert candles_key(1, A, "1m") == f"pads:1:candles:{A}:1m"
-    assert market_key(8453, A) == f"pads:8453:market:{A}"
-    assert trades_key(1, A) == f"pads:1:trades:{A}"
-    assert tokens_key(1) == "pads:1:tokens"
+    assert prefix("pads", 1) == "pads:1" and prefix("replay-7", 8453) == "replay-7:8453"
+    assert candles_key(P1, A, "1m") == f"pads:1:candles:{A}:1m"
+    assert market_key(prefix("pads", 8453), A) == f"pads:8453:market:{A}"
+    assert trades_key(P1, A) == f"pads:1:trades:{A}"
+    assert tokens_key(P1) == "pads:1:tokens"
+    assert candles_key(prefix("shadow", 1), A, "4h") == f"shadow:1:candles:{A}:4h"
     assert trade_score(19_000_000, 12) == 1_900_000_000_012
     assert trade_score(5, 99_999) < trade_score(6, 0)
 
 
 def test_update_wire_format() -> None:
-    u = update(market={"price": "0.001"}, tr=trade(10, 2), candles=[(60, candle(120, "0.5")), (14400, candle(0, "2"))])
+    u = update(market={"price": "0.001"}, tr=trade(10, 2),
+               candles=[(60, candle(120, "0.5"), False), (60, candle(180, "0.6"), True), (14400, candle(0, "2"), True)])
     assert set(u["candles"]) == {"1m", "4h"}
-    assert u["candles"]["1m"] == candle(120, "0.5").to_public()
+    assert u["candles"]["1m"] == [{**candle(120, "0.5").to_public(), "final": False},
+                                  {**candle(180, "0.6").to_public(), "final": True}]
+    assert u["candles"]["4h"] == [{**candle(0, "2").to_public(), "final": True}]
     assert u["trade"]["price"] == "0.000333333333333333333333333333333"
     assert u["trade"]["token_amount"] == str(3 * 10**18)
     assert u["trade"] == public_trade(trade(10, 2))
-    assert update()["trade"] is None and update()["candles"] == {}
+    assert u["deleted"] == {} and u["correction"] is False and u["removed_trade"] is None
+    assert u["market"] == {"price": "0.001"} and u["chain_id"] == 1 and u["token"] == A
+    empty = update()
+    assert empty["trade"] is None and empty["candles"] == {} and empty["deleted"] == {}
+
+
+def test_correction_wire_format() -> None:
+    u = update(candles=[(300, candle(0, "1"), False)], deleted=[(60, 120), (60, 180), (300, 300)],
+               correction=True, removed=(19_000_000, 7))
+    assert u["deleted"] == {"1m": [120, 180], "5m": [300]}
+    assert u["correction"] is True
+    assert u["removed_trade"] == [19_000_000, 7]
+    assert u["trade"] is None
+    assert u["candles"] == {"5m": [{**candle(0, "1").to_public(), "final": False}]}
 
 
 @pytest.mark.parametrize("payload", [b"[]", b"{}", b'{"chain_id": 1}', b"3"])
@@ -61,71 +93,285 @@ def test_decode_update_rejects_non_updates(payload: bytes) -> None:
 
 
 def test_candle_member_is_canonical() -> None:
-    pub = candle(60, "1.5").to_public()
+    pub = public_candle(candle(60, "1.5"), True)
     shuffled = dict(reversed(list(pub.items())))
     assert candle_member(pub) == candle_member(shuffled)
     assert list(orjson.loads(candle_member(shuffled))) == sorted(pub)
     assert orjson.loads(candle_member(pub)) == pub
+    assert member(candle(60, "1.5"), True) != member(candle(60, "1.5"), False)
 
+
+# --------------------------------------------------------------------------- candles
 
 def test_last_candle_per_key_and_bucket_wins() -> None:
     batch = [
-        update(candles=[(60, candle(60, "1", trades=1)), (300, candle(0, "1", trades=1))]),
-        update(candles=[(60, candle(60, "2", trades=2)), (300, candle(0, "2", trades=2))]),
-        update(candles=[(60, candle(120, "3", trades=1)), (300, candle(0, "3", trades=3))]),
+        update(candles=[(60, candle(60, "1", trades=1), False), (300, candle(0, "1", trades=1), False)]),
+        update(candles=[(60, candle(60, "2", trades=2), False), (300, candle(0, "2", trades=2), False)]),
+        update(candles=[(60, candle(120, "3", trades=1), False), (300, candle(0, "3", trades=3), False)]),
     ]
     candles, _, _, _ = plan(batch)
-    k1, k5 = candles_key(1, A, "1m"), candles_key(1, A, "5m")
+    k1, k5 = candles_key(P1, A, "1m"), candles_key(P1, A, "5m")
     assert set(candles) == {(k1, 60), (k1, 120), (k5, 0)}
     assert orjson.loads(candles[(k1, 60)])["close"] == "2" and orjson.loads(candles[(k1, 60)])["trades"] == 2
     assert orjson.loads(candles[(k1, 120)])["close"] == "3"
-    assert candles[(k5, 0)] == candle_member(candle(0, "3", trades=3).to_public())
+    assert candles[(k5, 0)] == member(candle(0, "3", trades=3))
+
+
+def test_several_candles_of_one_interval_in_one_update() -> None:
+    """A settle or a correction can carry several buckets of the same interval."""
+    u = update(candles=[(60, candle(0, "1"), True), (60, candle(60, "2"), True), (60, candle(120, "3"), False)])
+    candles, _, _, _ = plan([u])
+    k1 = candles_key(P1, A, "1m")
+    assert candles == {(k1, 0): member(candle(0, "1"), True), (k1, 60): member(candle(60, "2"), True),
+                       (k1, 120): member(candle(120, "3"), False)}
+
+
+def test_final_flag_of_the_last_version_wins() -> None:
+    batch = [update(candles=[(60, candle(60, "1"), False)]), update(candles=[(60, candle(60, "1"), True)])]
+    candles, _, _, _ = plan(batch)
+    assert candles == {(candles_key(P1, A, "1m"), 60): member(candle(60, "1"), True)}
+    assert orjson.loads(candles[(candles_key(P1, A, "1m"), 60)])["final"] is True
+
+
+W = "write"
+D = "delete"
+
+
+@pytest.mark.parametrize(
+    ("ops", "expected"),
+    [
+        ([W], "1"),
+        ([D], None),
+        ([W, D], None),  # a reorg emptied the bucket after it was written in the same batch
+        ([D, W], "2"),  # the new fork filled it again
+        ([W, D, W], "3"),
+        ([D, W, D], None),
+        ([W, W, D], None),
+        ([D, D], None),
+    ],
+)
+def test_deletes_and_writes_of_one_bucket_apply_in_batch_order(ops: list[str], expected: str | None) -> None:
+    batch = []
+    for i, op in enumerate(ops, 1):
+        if op == W:
+            batch.append(update(candles=[(60, candle(120, str(i)), False), (300, candle(0, str(i)), False)]))
+        else:
+            batch.append(update(candles=[(300, candle(0, str(i)), False)], deleted=[(60, 120)], correction=True))
+    candles, _, _, _ = plan(batch)
+    k1, k5 = candles_key(P1, A, "1m"), candles_key(P1, A, "5m")
+    assert set(candles) == {(k1, 120), (k5, 0)}
+    got = candles[(k1, 120)]
+    assert (None if got is None else orjson.loads(got)["close"]) == expected
+    assert orjson.loads(candles[(k5, 0)] or b"{}")["close"] == str(len(ops))  # the untouched key is unaffected
+
+
+def test_delete_only_touches_its_own_key_and_bucket() -> None:
+    batch = [
+        update(candles=[(60, candle(60, "1"), False), (60, candle(120, "1"), False)]),
+        update(B, candles=[(60, candle(120, "1"), False)]),
+        update(A, 2, candles=[(60, candle(120, "1"), False)]),
+        update(deleted=[(60, 120)], correction=True),
+    ]
+    candles, _, _, _ = plan(batch)
+    assert candles[(candles_key(P1, A, "1m"), 120)] is None
+    assert candles[(candles_key(P1, A, "1m"), 60)] == member(candle(60, "1"))
+    assert candles[(candles_key(P1, B, "1m"), 120)] == member(candle(120, "1"))
+    assert candles[(candles_key(P2, A, "1m"), 120)] == member(candle(120, "1"))
+
+
+def test_within_one_update_its_candles_win_over_its_deletions() -> None:
+    """Deletions of an update are applied before its candles (the candle agent never emits both for
+    one bucket, but if it did the written candle is the newer truth)."""
+    candles, _, _, _ = plan([update(candles=[(60, candle(60, "5"), False)], deleted=[(60, 60)], correction=True)])
+    assert candles == {(candles_key(P1, A, "1m"), 60): member(candle(60, "5"))}
 
 
 def test_tokens_and_chains_do_not_mix() -> None:
     batch = [
-        update(A, 1, candles=[(60, candle(60, "1"))]),
-        update(B, 1, candles=[(60, candle(60, "2"))]),
-        update(A, 2, candles=[(60, candle(60, "3"))]),
+        update(A, 1, candles=[(60, candle(60, "1"), False)]),
+        update(B, 1, candles=[(60, candle(60, "2"), False)]),
+        update(A, 2, candles=[(60, candle(60, "3"), False)]),
     ]
     candles, markets, _, tokens = plan(batch)
-    assert {k: orjson.loads(v)["close"] for k, v in candles.items()} == {
-        (candles_key(1, A, "1m"), 60): "1", (candles_key(1, B, "1m"), 60): "2", (candles_key(2, A, "1m"), 60): "3"}
-    assert set(markets) == {market_key(1, A), market_key(1, B), market_key(2, A)}
-    assert tokens == {A: 2, B: 1}  # last chain seen for a token address
+    assert {k: orjson.loads(v or b"{}")["close"] for k, v in candles.items()} == {
+        (candles_key(P1, A, "1m"), 60): "1", (candles_key(P1, B, "1m"), 60): "2", (candles_key(P2, A, "1m"), 60): "3"}
+    assert set(markets) == {market_key(P1, A), market_key(P1, B), market_key(P2, A)}
+    assert tokens == {A: P2, B: P1}  # last chain seen for a token address (one worker serves one chain)
 
 
-def test_market_fields_are_merged_last_value_wins() -> None:
+def test_namespace_prefixes_every_key() -> None:
+    batch = [update(A, 8453, market={"price": "1"}, tr=trade(5, 1, chain=8453),
+                    candles=[(60, candle(60, "1"), False)], deleted=[(60, 120)], correction=True),
+             update(A, 8453, removed=(5, 0), correction=True)]
+    candles, markets, trades, tokens = plan(batch, "replay")
+    p = prefix("replay", 8453)
+    assert p == "replay:8453"
+    assert set(candles) == {(candles_key(p, A, "1m"), 60), (candles_key(p, A, "1m"), 120)}
+    assert set(markets) == {market_key(p, A)} and set(trades) == {trades_key(p, A)} and tokens == {A: p}
+    keys = [k for k, _ in candles] + list(markets) + list(trades) + [tokens_key(v) for v in tokens.values()]
+    assert all(k.startswith("replay:8453:") for k in keys), keys
+    default = plan(batch)
+    assert all(k.startswith("pads:8453:") for k, _ in default[0])
+    assert default[1:] != (markets, trades, tokens)  # same data, other keys
+
+
+# --------------------------------------------------------------------------- markets
+
+def test_market_is_replaced_not_merged() -> None:
+    """Each update carries the whole snapshot, so a field a reorg took away must disappear."""
     batch = [
         update(market={"name": "Pepe", "symbol": "PEPE", "price": "1", "trades": "1"}),
-        update(market={"price": "2", "trades": "2"}),
-        update(market={"graduated": "1"}),
+        update(market={"name": "Pepe", "symbol": "PEPE", "price": "2", "trades": "2", "graduated": "1"}),
+        update(market={"name": "Pepe", "symbol": "PEPE", "price": "2", "trades": "2"}),  # graduation reorged out
         update(B, market={"price": "9"}),
     ]
     _, markets, _, _ = plan(batch)
-    assert markets[market_key(1, A)] == {"name": "Pepe", "symbol": "PEPE", "price": "2", "trades": "2",
-                                         "graduated": "1"}
-    assert markets[market_key(1, B)] == {"price": "9"}
+    assert markets[market_key(P1, A)] == {"name": "Pepe", "symbol": "PEPE", "price": "2", "trades": "2"}
+    assert markets[market_key(P1, B)] == {"price": "9"}
 
+
+def test_market_can_become_empty() -> None:
+    _, markets, _, _ = plan([update(market={"price": "1", "trades": "1"}), update(market={})])
+    assert markets == {market_key(P1, A): {}}
+
+
+def test_market_is_a_copy_of_the_update() -> None:
+    u = update(market={"price": "1"})
+    _, markets, _, _ = plan([u])
+    markets[market_key(P1, A)]["price"] = "changed"
+    assert u["market"] == {"price": "1"}
+
+
+# --------------------------------------------------------------------------- trades
 
 def test_trades_are_deduplicated_and_scored_by_chain_position() -> None:
     t1, t2 = trade(10, 3), trade(11, 0)
     batch = [update(tr=t1), update(tr=t2), update(tr=t1), update()]
     _, _, trades, _ = plan(batch)
-    members = trades[trades_key(1, A)]
-    assert members == {
-        orjson.dumps(public_trade(t1), option=orjson.OPT_SORT_KEYS): trade_score(10, 3),
-        orjson.dumps(public_trade(t2), option=orjson.OPT_SORT_KEYS): trade_score(11, 0),
-    }
+    assert trades == {trades_key(P1, A): {trade_score(10, 3): trade_member(t1), trade_score(11, 0): trade_member(t2)}}
 
+
+def test_removed_trade_deletes_the_trade_at_its_score() -> None:
+    t1, t2 = trade(10, 3), trade(11, 0)
+    batch = [update(tr=t1), update(tr=t2), update(removed=(11, 0), correction=True)]
+    _, _, trades, _ = plan(batch)
+    assert trades == {trades_key(P1, A): {trade_score(10, 3): trade_member(t1), trade_score(11, 0): None}}
+
+
+def test_removal_of_a_trade_not_in_the_batch_is_still_planned() -> None:
+    """The trade may be in Redis from an earlier batch: the delete must reach Redis."""
+    _, _, trades, _ = plan([update(removed=(7, 2), correction=True)])
+    assert trades == {trades_key(P1, A): {trade_score(7, 2): None}}
+
+
+@pytest.mark.parametrize(
+    ("ops", "expected"),
+    [
+        (["add", "remove"], None),
+        (["remove", "add"], "add"),
+        (["add", "remove", "add"], "add"),
+        (["remove", "add", "remove"], None),
+    ],
+)
+def test_trade_adds_and_removals_apply_in_batch_order(ops: list[str], expected: str | None) -> None:
+    tr = trade(12, 4)
+    batch = [update(tr=tr) if op == "add" else update(removed=(12, 4), correction=True) for op in ops]
+    _, _, trades, _ = plan(batch)
+    assert trades == {trades_key(P1, A): {trade_score(12, 4): trade_member(tr) if expected else None}}
+
+
+def test_removed_trade_only_touches_its_own_token_and_chain() -> None:
+    ta, tb, tc = trade(10, 0), trade(10, 0, B), trade(10, 0, chain=2)
+    batch = [update(tr=ta), update(B, tr=tb), update(A, 2, tr=tc), update(removed=(10, 0), correction=True)]
+    _, _, trades, _ = plan(batch)
+    assert trades == {trades_key(P1, A): {trade_score(10, 0): None},
+                      trades_key(P1, B): {trade_score(10, 0): trade_member(tb)},
+                      trades_key(P2, A): {trade_score(10, 0): trade_member(tc)}}
+
+
+# --------------------------------------------------------------------------- whole batches
 
 def test_empty_batch_and_update_without_trade() -> None:
     assert plan([]) == ({}, {}, {}, {})
     candles, markets, trades, tokens = plan([update()])
-    assert candles == {} and trades == {} and markets == {market_key(1, A): {}} and tokens == {A: 1}
+    assert candles == {} and trades == {} and markets == {market_key(P1, A): {}} and tokens == {A: P1}
 
 
 def test_plan_is_idempotent_over_a_repeated_batch() -> None:
-    batch = [update(market={"price": str(i)}, tr=trade(i, 0), candles=[(60, candle(60 * (i // 3), str(i)))])
-             for i in range(1, 10)]
-    assert plan(batch + batch) == plan(batch)
+    batch = [update(market={"price": str(i)}, tr=trade(i, 0),
+                     candles=[(60, candle(60 * (i // 3), str(i)), i % 2 == 0)]) for i in range(1, 10)]
+    batch += [update(market={"price": "8"}, deleted=[(60, 180)], removed=(9, 0), correction=True)]
+    once = plan(batch)
+    assert plan(batch + batch) == once
+    assert once[0][(candles_key(P1, A, "1m"), 180)] is None
+    assert once[2][trades_key(P1, A)][trade_score(9, 0)] is None
+
+
+# --------------------------------------------------------------------------- RedisMirror.write commands
+
+class FakePipeline:
+    def __init__(self, log: list[tuple[Any, ...]]) -> None:
+        self.log = log
+
+    async def __aenter__(self) -> FakePipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.log.append((name, *args, *sorted(kwargs.items())))
+        return record
+
+    async def execute(self) -> list[Any]:
+        self.log.append(("execute",))
+        return []
+
+
+class FakeRedis:
+    def __init__(self) -> None:
+        self.log: list[tuple[Any, ...]] = []
+
+    def pipeline(self, transaction: bool = True) -> FakePipeline:
+        assert transaction is True
+        return FakePipeline(self.log)
+
+
+def written(batch: list[dict[str, Any]], namespace: str = "pads") -> list[tuple[Any, ...]]:
+    mirror = RedisMirror("redis://localhost:1/0", namespace)
+    fake = FakeRedis()
+    mirror.redis = fake  # type: ignore[assignment]
+    asyncio.run(mirror.write(batch))
+    return fake.log
+
+
+def test_write_deletes_without_adding_and_replaces_markets() -> None:
+    t1 = trade(10, 0)
+    batch = [update(market={"price": "1", "graduated": "1"}, tr=t1, candles=[(60, candle(60, "1"), False)]),
+             update(market={"price": "1"}, deleted=[(60, 60)], removed=(10, 0), correction=True)]
+    ck, mk, tk = candles_key(P1, A, "1m"), market_key(P1, A), trades_key(P1, A)
+    assert written(batch) == [
+        ("zremrangebyscore", ck, 60, 60),
+        ("delete", mk), ("hset", mk, ("mapping", {"price": "1"})),
+        ("zremrangebyscore", tk, trade_score(10, 0), trade_score(10, 0)),
+        ("zremrangebyrank", tk, 0, -RECENT_TRADES - 1),
+        ("sadd", tokens_key(P1), A),
+        ("execute",),
+    ]
+
+
+def test_write_replaces_bucket_and_trade_members_in_the_namespace() -> None:
+    t1 = trade(10, 0)
+    batch = [update(market={}, tr=t1, candles=[(60, candle(60, "1"), True)])]
+    p = prefix("shadow", 1)
+    ck, mk, tk = candles_key(p, A, "1m"), market_key(p, A), trades_key(p, A)
+    s = trade_score(10, 0)
+    assert written(batch, "shadow") == [
+        ("zremrangebyscore", ck, 60, 60), ("zadd", ck, {member(candle(60, "1"), True): 60}),
+        ("delete", mk),  # an empty snapshot leaves no hash behind
+        ("zremrangebyscore", tk, s, s), ("zadd", tk, {trade_member(t1): s}),
+        ("zremrangebyrank", tk, 0, -RECENT_TRADES - 1),
+        ("sadd", tokens_key(p), A),
+        ("execute",),
+    ]

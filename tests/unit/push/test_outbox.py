@@ -12,49 +12,198 @@ A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20
 
 
-def c(t: int, close: str = "1") -> dict[str, Any]:
-    return {"t": t, "close": close}
+def c(t: int, close: str = "1", final: bool = False) -> dict[str, Any]:
+    return {"t": t, "close": close, "final": final}
 
 
-def upd(token: str = A, candles: dict[str, dict[str, Any]] | None = None,
-        trade: dict[str, Any] | None = None, chain: int = 1) -> dict[str, Any]:
-    return {"chain_id": chain, "token": token, "candles": candles or {}, "trade": trade, "market": {}}
+def upd(token: str = A, candles: dict[str, list[dict[str, Any]]] | None = None,
+        trade: dict[str, Any] | None = None, chain: int = 1, deleted: dict[str, list[int]] | None = None,
+        correction: bool = False, removed: list[int] | None = None) -> dict[str, Any]:
+    """The decoded wire format of `encode_update`."""
+    return {"chain_id": chain, "token": token, "trade": trade, "removed_trade": removed, "candles": candles or {},
+            "deleted": deleted or {}, "correction": correction, "market": {}}
 
 
 def keys(msgs: list[dict[str, Any]]) -> list[tuple[str, str, int, str]]:
-    return [(m["token"], m["interval"], m["candle"]["t"], m["candle"]["close"]) for m in msgs]
+    return [(m["token"], m["interval"], m["candle"]["t"], m["candle"].get("close", "-")) for m in msgs]
 
+
+def flags(msgs: list[dict[str, Any]]) -> list[tuple[str, int, bool, bool]]:
+    return [(m["interval"], m["candle"]["t"], m["correction"], m.get("deleted", False)) for m in msgs]
+
+
+# --------------------------------------------------------------------------- shape and coalescing
 
 def test_message_shape_and_drain_empties() -> None:
     box = Outbox(10)
-    box.add_update(upd(candles={"1m": c(60)}, trade={"n": 1}, chain=8453))
+    box.add_update(upd(candles={"1m": [c(60)]}, trade={"n": 1}, chain=8453))
     assert len(box) == 2
     candles, trades = box.drain()
-    assert candles == [{"chain_id": 8453, "token": A, "interval": "1m", "candle": c(60)}]
+    assert candles == [{"chain_id": 8453, "token": A, "interval": "1m", "correction": False, "candle": c(60)}]
     assert trades == [{"n": 1}]
     assert len(box) == 0 and box.drain() == ([], [])
     assert box.dropped == 0
 
 
+def test_update_without_the_new_optional_fields_is_accepted() -> None:
+    box = Outbox(10)
+    box.add_update({"chain_id": 1, "token": A, "candles": {"1m": [c(60)]}, "trade": None, "market": {}})
+    assert flags(box.drain()[0]) == [("1m", 60, False, False)]
+
+
+def test_several_candles_of_one_interval_are_all_queued_in_order() -> None:
+    box = Outbox(10)
+    box.add_update(upd(candles={"1m": [c(0, final=True), c(60, final=True), c(120)], "5m": [c(0)]}))
+    candles, _ = box.drain()
+    assert keys(candles) == [(A, "1m", 0, "1"), (A, "1m", 60, "1"), (A, "1m", 120, "1"), (A, "5m", 0, "1")]
+    assert [m["candle"]["final"] for m in candles] == [True, True, False, False]
+
+
 def test_newer_candle_version_replaces_unsent_one_and_moves_to_the_back() -> None:
     box = Outbox(100)
-    box.add_update(upd(candles={"1m": c(60, "1"), "5m": c(0, "1")}))
-    box.add_update(upd(B, candles={"1m": c(60, "7")}))
-    box.add_update(upd(candles={"1m": c(60, "2"), "5m": c(0, "2")}))
-    box.add_update(upd(candles={"1m": c(120, "3")}))
+    box.add_update(upd(candles={"1m": [c(60, "1")], "5m": [c(0, "1")]}))
+    box.add_update(upd(B, candles={"1m": [c(60, "7")]}))
+    box.add_update(upd(candles={"1m": [c(60, "2")], "5m": [c(0, "2")]}))
+    box.add_update(upd(candles={"1m": [c(120, "3")]}))
     candles, _ = box.drain()
     assert keys(candles) == [(B, "1m", 60, "7"), (A, "1m", 60, "2"), (A, "5m", 0, "2"), (A, "1m", 120, "3")]
     assert box.dropped == 0
 
 
+def test_final_version_replaces_the_unsent_open_one() -> None:
+    box = Outbox(100)
+    box.add_update(upd(candles={"1m": [c(60, "1")]}))
+    box.add_update(upd(candles={"1m": [c(60, "1", final=True)]}))
+    candles, _ = box.drain()
+    assert [m["candle"] for m in candles] == [c(60, "1", final=True)]
+
+
 def test_trades_are_never_coalesced() -> None:
     box = Outbox(100)
     for i in range(5):
-        box.add_update(upd(candles={"1m": c(60, str(i))}, trade={"n": i}))
+        box.add_update(upd(candles={"1m": [c(60, str(i))]}, trade={"n": i}))
     candles, trades = box.drain()
     assert len(candles) == 1 and candles[0]["candle"]["close"] == "4"
     assert trades == [{"n": i} for i in range(5)]
 
+
+# --------------------------------------------------------------------------- reorg corrections
+
+def test_deleted_bucket_is_pushed_as_an_empty_correction() -> None:
+    box = Outbox(100)
+    box.add_update(upd(candles={"5m": [c(0, "2")]}, deleted={"1m": [120, 180], "5m": [300]}, correction=True,
+                       chain=8453))
+    candles, _ = box.drain()
+    assert candles == [
+        {"chain_id": 8453, "token": A, "interval": "1m", "correction": True, "deleted": True,
+         "candle": {"t": 120, "trades": 0}},
+        {"chain_id": 8453, "token": A, "interval": "1m", "correction": True, "deleted": True,
+         "candle": {"t": 180, "trades": 0}},
+        {"chain_id": 8453, "token": A, "interval": "5m", "correction": True, "deleted": True,
+         "candle": {"t": 300, "trades": 0}},
+        {"chain_id": 8453, "token": A, "interval": "5m", "correction": True, "candle": c(0, "2")},
+    ]
+
+
+def test_deletion_replaces_an_unsent_version_of_the_bucket() -> None:
+    box = Outbox(100)
+    box.add_update(upd(candles={"1m": [c(60, "1"), c(120, "1")]}))
+    box.add_update(upd(deleted={"1m": [60]}, correction=True))
+    # like any newer version, the deletion moves to the back
+    assert flags(box.drain()[0]) == [("1m", 120, False, False), ("1m", 60, True, True)]
+
+
+def test_deletion_only_touches_its_own_token() -> None:
+    box = Outbox(100)
+    box.add_update(upd(B, candles={"1m": [c(120, "9")]}))
+    box.add_update(upd(A, deleted={"1m": [120]}, correction=True))
+    candles, _ = box.drain()
+    assert keys(candles) == [(B, "1m", 120, "9"), (A, "1m", 120, "-")]
+    assert [m["correction"] for m in candles] == [False, True]
+
+
+def test_candle_after_a_deletion_replaces_it_and_stays_a_correction() -> None:
+    """The new fork fills the bucket again before the deletion was sent: the chart still has the old
+    version, so the new one must be sent as a correction, and not as deleted."""
+    box = Outbox(100)
+    box.add_update(upd(deleted={"1m": [120]}, correction=True))
+    box.add_update(upd(candles={"1m": [c(120, "5")]}, trade={"n": 1}))
+    candles, _ = box.drain()
+    assert candles == [{"chain_id": 1, "token": A, "interval": "1m", "correction": True, "candle": c(120, "5")}]
+    assert "deleted" not in candles[0]
+
+
+@pytest.mark.parametrize(
+    ("corrections", "expected"),
+    [
+        ([False], False),
+        ([True], True),
+        ([True, False], True),  # sticky until sent
+        ([False, True], True),
+        ([True, False, False], True),
+        ([False, False], False),
+    ],
+)
+def test_correction_flag_is_sticky_until_sent(corrections: list[bool], expected: bool) -> None:
+    box = Outbox(100)
+    for i, corr in enumerate(corrections):
+        box.add_update(upd(candles={"1m": [c(60, str(i))]}, correction=corr))
+    candles, _ = box.drain()
+    assert [(m["candle"]["close"], m["correction"]) for m in candles] == [(str(len(corrections) - 1), expected)]
+    # once sent, the next version of the bucket is an ordinary update again
+    box.add_update(upd(candles={"1m": [c(60, "next")]}))
+    assert [m["correction"] for m in box.drain()[0]] == [False]
+
+
+def test_correction_flag_does_not_leak_to_other_buckets() -> None:
+    box = Outbox(100)
+    box.add_update(upd(candles={"1m": [c(60)]}, correction=True))
+    box.add_update(upd(candles={"1m": [c(120)], "5m": [c(0)]}))
+    box.add_update(upd(B, candles={"1m": [c(60)]}))
+    assert flags(box.drain()[0]) == [("1m", 60, True, False), ("1m", 120, False, False),
+                                     ("5m", 0, False, False), ("1m", 60, False, False)]
+
+
+def test_removed_trade_is_pushed_as_a_trade_event() -> None:
+    box = Outbox(100)
+    box.add_update(upd(trade={"n": 1}, chain=8453))
+    box.add_update(upd(removed=[19_000_000, 7], correction=True, chain=8453))
+    candles, trades = box.drain()
+    assert candles == []
+    assert trades == [{"n": 1}, {"chain_id": 8453, "token": A, "block_number": 19_000_000, "log_index": 7,
+                                 "removed": True}]
+
+
+def test_removal_and_new_trade_keep_their_order() -> None:
+    box = Outbox(100)
+    box.add_update(upd(removed=[10, 0], correction=True))
+    box.add_update(upd(trade={"block_number": 10, "log_index": 0}))
+    box.add_update(upd(B, removed=[11, 3], correction=True))
+    _, trades = box.drain()
+    assert [(t["token"] if "token" in t else None, t.get("removed", False)) for t in trades] == [
+        (A, True), (None, False), (B, True)]
+
+
+def test_requeued_correction_keeps_its_flag_over_a_newer_plain_version() -> None:
+    box = Outbox(100)
+    box.add_update(upd(candles={"1m": [c(60, "corrected")]}, correction=True))
+    unsent = box.drain()  # the emit failed
+    box.add_update(upd(candles={"1m": [c(60, "newer")]}))
+    box.requeue(*unsent)
+    candles, _ = box.drain()
+    assert [(m["candle"]["close"], m["correction"]) for m in candles] == [("newer", True)]
+
+
+def test_requeued_deletion_is_superseded_by_a_newer_version() -> None:
+    box = Outbox(100)
+    box.add_update(upd(deleted={"1m": [60]}, correction=True))
+    unsent = box.drain()
+    box.add_update(upd(candles={"1m": [c(60, "new")]}, correction=True))
+    box.requeue(*unsent)
+    assert flags(box.drain()[0]) == [("1m", 60, True, False)]
+
+
+# --------------------------------------------------------------------------- the bound
 
 @pytest.mark.parametrize(
     ("max_items", "n_trades", "kept", "dropped"),
@@ -72,7 +221,7 @@ def test_trade_overflow_drops_oldest_and_counts(max_items: int, n_trades: int, k
 def test_candle_overflow_drops_oldest_candles() -> None:
     box = Outbox(3)
     for t in range(5):
-        box.add_update(upd(candles={"1m": c(60 * t)}))
+        box.add_update(upd(candles={"1m": [c(60 * t)]}))
     assert box.dropped_candles == 2 and box.dropped_trades == 0
     assert [m["candle"]["t"] for m in box.drain()[0]] == [120, 180, 240]
 
@@ -81,39 +230,63 @@ def test_trades_are_dropped_before_candles() -> None:
     box = Outbox(3)
     box.add_update(upd(trade={"n": 0}))
     box.add_update(upd(trade={"n": 1}))
-    box.add_update(upd(candles={"1m": c(60), "5m": c(0)}))
+    box.add_update(upd(candles={"1m": [c(60)], "5m": [c(0)]}))
     assert len(box) == 3 and box.dropped_trades == 1
-    box.add_update(upd(candles={"15m": c(0), "1h": c(0)}))
+    box.add_update(upd(candles={"15m": [c(0)], "1h": [c(0)]}))
     assert box.dropped_trades == 2 and box.dropped_candles == 1 and box.dropped == 3
     candles, trades = box.drain()
     assert trades == [] and [m["interval"] for m in candles] == ["5m", "15m", "1h"]
 
 
+def test_deletions_and_removals_count_against_the_bound() -> None:
+    box = Outbox(3)
+    box.add_update(upd(trade={"n": 0}))
+    box.add_update(upd(removed=[1, 0], correction=True))
+    box.add_update(upd(deleted={"1m": [0, 60]}, correction=True))
+    assert len(box) == 3 and box.dropped_trades == 1 and box.dropped_candles == 0
+    box.add_update(upd(deleted={"5m": [0, 300]}, correction=True))
+    assert len(box) == 3 and box.dropped_trades == 2 and box.dropped_candles == 1
+    candles, trades = box.drain()
+    assert trades == [] and flags(candles) == [("1m", 60, True, True), ("5m", 0, True, True), ("5m", 300, True, True)]
+
+
 def test_bound_holds_after_every_add() -> None:
     box = Outbox(5)
     for i in range(50):
-        box.add_update(upd(candles={"1m": c(60 * (i // 2)), "1h": c(0)}, trade={"n": i}))
+        box.add_update(upd(candles={"1m": [c(60 * (i // 2))], "1h": [c(0)]}, trade={"n": i},
+                           deleted={"5m": [300 * i]} if i % 3 == 0 else None, removed=[i, 0] if i % 4 == 0 else None,
+                           correction=i % 3 == 0))
         assert len(box) <= 5
     assert box.dropped == box.dropped_trades + box.dropped_candles > 0
 
 
+# --------------------------------------------------------------------------- requeue
+
 def test_requeue_puts_unsent_back_in_front_in_original_order() -> None:
     box = Outbox(100)
-    box.add_update(upd(candles={"1m": c(60, "1"), "5m": c(0, "1")}, trade={"n": 1}))
-    box.add_update(upd(B, candles={"1m": c(60, "1")}, trade={"n": 2}))
+    box.add_update(upd(candles={"1m": [c(60, "1")], "5m": [c(0, "1")]}, trade={"n": 1}))
+    box.add_update(upd(B, candles={"1m": [c(60, "1")]}, trade={"n": 2}))
     sent_candles, sent_trades = box.drain()
-    box.add_update(upd(candles={"1m": c(120, "2")}, trade={"n": 3}))
+    box.add_update(upd(candles={"1m": [c(120, "2")]}, trade={"n": 3}))
     box.requeue(sent_candles, sent_trades)
     candles, trades = box.drain()
     assert keys(candles) == [(A, "1m", 60, "1"), (A, "5m", 0, "1"), (B, "1m", 60, "1"), (A, "1m", 120, "2")]
     assert trades == [{"n": 1}, {"n": 2}, {"n": 3}]
 
 
+def test_requeue_keeps_corrections_and_deletions_as_they_were() -> None:
+    box = Outbox(100)
+    box.add_update(upd(candles={"5m": [c(0, "1")]}, deleted={"1m": [60]}, correction=True, removed=[3, 1]))
+    sent = box.drain()
+    box.requeue(*sent)
+    assert box.drain() == sent
+
+
 def test_requeue_never_overwrites_a_newer_version() -> None:
     box = Outbox(100)
-    box.add_update(upd(candles={"1m": c(60, "old"), "5m": c(0, "old")}))
+    box.add_update(upd(candles={"1m": [c(60, "old")], "5m": [c(0, "old")]}))
     sent, _ = box.drain()
-    box.add_update(upd(candles={"1m": c(60, "new")}))
+    box.add_update(upd(candles={"1m": [c(60, "new")]}))
     box.requeue(sent, [])
     candles, _ = box.drain()
     assert keys(candles) == [(A, "5m", 0, "old"), (A, "1m", 60, "new")]
@@ -133,9 +306,9 @@ def test_requeue_respects_the_bound_dropping_oldest_first() -> None:
 
 def test_requeue_of_candles_over_bound_drops_the_requeued_oldest() -> None:
     box = Outbox(2)
-    box.add_update(upd(candles={"1m": c(0), "5m": c(0)}))
+    box.add_update(upd(candles={"1m": [c(0)], "5m": [c(0)]}))
     sent = box.drain()
-    box.add_update(upd(candles={"1h": c(0)}))
+    box.add_update(upd(candles={"1h": [c(0)]}))
     box.requeue(*sent)
     assert box.dropped_candles == 1
     assert [m["interval"] for m in box.drain()[0]] == ["5m", "1h"]

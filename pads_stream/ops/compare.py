@@ -1,0 +1,90 @@
+"""Differences between the recomputed state and what Redis holds (pure).
+
+One line per difference, in a stable order (token, interval, bucket), so two runs on the
+same data print the same report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .recompute import MARKET_FIELDS, Expected
+
+ABSENT = object()
+
+Series = dict[tuple[str, str], list[tuple[bytes, float]]]
+
+
+def _show(v: Any) -> str:
+    return "(absent)" if v is ABSENT else orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Through JSON, so 1 and true (trades vs final) or "1" and 1 never compare equal.
+    return a is not ABSENT and b is not ABSENT and orjson.dumps(a) == orjson.dumps(b)
+
+
+def parse_series(name: str, members: list[tuple[bytes, float]]) -> tuple[dict[int, dict[str, Any]], list[str]]:
+    """Bucket -> candle, plus the problems that make a member unusable or ambiguous."""
+    out: dict[int, dict[str, Any]] = {}
+    problems: list[str] = []
+    for member, score in members:
+        try:
+            c = orjson.loads(member)
+            t = c["t"]
+            if not isinstance(t, int) or isinstance(t, bool):
+                raise TypeError("t is not an integer")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            problems.append(f"bad member {name} score={score:g}: {exc}: {member.decode(errors='replace')}")
+            continue
+        if score != t:
+            problems.append(f"candle {name} t={t}: score {score:g} differs from t")
+        if t in out:
+            problems.append(f"candle {name} t={t}: more than one member for the bucket")
+        out[t] = c
+    return out, problems
+
+
+def compare_candles(expected: Expected, actual: Series) -> list[str]:
+    lines: list[str] = []
+    for token, interval in sorted(set(expected.candles) | set(actual)):
+        name = f"{token} {interval}"
+        want = expected.candles.get((token, interval), {})
+        have, problems = parse_series(name, actual.get((token, interval), []))
+        lines += problems
+        for t in sorted(set(want) | set(have)):
+            if t not in have:
+                lines.append(f"missing candle {name} t={t}: expected {_show(want[t])}")
+            elif t not in want:
+                lines.append(f"extra candle {name} t={t}: {_show(have[t])}")
+            else:
+                for f in sorted(set(want[t]) | set(have[t])):
+                    e, a = want[t].get(f, ABSENT), have[t].get(f, ABSENT)
+                    if not _same(e, a):
+                        lines.append(f"candle {name} t={t} {f}: expected {_show(e)} vs actual {_show(a)}")
+    return lines
+
+
+def compare_markets(expected: Expected, actual: dict[str, dict[str, str]]) -> list[str]:
+    """Only the trade fields: metadata (name, curve, graduation) is not derived from trades."""
+    lines: list[str] = []
+    for token in sorted(set(expected.markets) | set(actual)):
+        want, have = expected.markets.get(token, {}), actual.get(token, {})
+        for f in MARKET_FIELDS:
+            e, a = want.get(f, ABSENT), have.get(f, ABSENT)
+            if e is ABSENT and a is ABSENT:
+                continue
+            if not _same(e, a):
+                lines.append(f"market {token} {f}: expected {_show(e)} vs actual {_show(a)}")
+    return lines
+
+
+def compare(expected: Expected, candles: Series, markets: dict[str, dict[str, str]]) -> list[str]:
+    return compare_candles(expected, candles) + compare_markets(expected, markets)
+
+
+def summary(expected: Expected, differences: int) -> str:
+    return (f"checked {expected.trades} trades, {len(expected.markets)} tokens, {expected.candle_count} candles: "
+            f"{differences} difference{'' if differences == 1 else 's'}")
