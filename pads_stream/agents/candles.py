@@ -2,18 +2,27 @@
 touched candles and market snapshot on `pads.candle-updates`.
 
 Besides one value per token, each partition keeps two small values in the same table: the
-finalized block it has seen, and the tokens that still have pending trades, so a head marker
-settles exactly those tokens.
+finalized block reported by each raw partition (the partition's watermark is the lowest),
+and the tokens that still have pending trades, so a rising watermark settles exactly those.
 """
 
 from __future__ import annotations
 
 import logging
 
+import orjson
 from faust.types import EventT, StreamT
 
 from ..candles.codec import decode_state, decode_tokens, encode_state, encode_tokens
-from ..candles.state import DeepReorgError, apply_curve_created, apply_graduated, apply_trade, remove_trade, settle
+from ..candles.state import (
+    DeepReorgError,
+    apply_curve_created,
+    apply_graduated,
+    apply_trade,
+    remove_trade,
+    settle,
+    watermark,
+)
 from ..chain.rawlog import MARKER_KEY, HeadMarker, parse_message
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, TradeEvent, decode_record
 from ..errors import DecodeError, OrderError
@@ -40,7 +49,7 @@ async def candles(stream: StreamT[bytes]) -> None:
             if event.key == MARKER_KEY:
                 marker = parse_message(event.value)
                 assert isinstance(marker, HeadMarker)
-                await _on_marker(event, marker.finalized_block)
+                await _on_marker(event, marker)
             else:
                 await _on_record(event)
         except (DecodeError, OrderError) as exc:
@@ -92,13 +101,18 @@ async def _on_record(event: EventT) -> None:
                                                      emitted, deleted, correction, removed))
 
 
-async def _on_marker(event: EventT, finalized: int) -> None:
+async def _on_marker(event: EventT, marker: HeadMarker) -> None:
     partition = event.message.partition
     fkey = _finalized_key(partition)
-    previous = int(token_state.get(fkey) or b"-1")
+    sources: dict[str, int] = orjson.loads(token_state.get(fkey) or b"{}")
+    if marker.finalized_block <= sources.get(str(marker.source), -1):
+        return
+    previous = watermark(sources, settings.topic_partitions)
+    sources[str(marker.source)] = marker.finalized_block
+    token_state[fkey] = orjson.dumps(sources, option=orjson.OPT_SORT_KEYS)
+    finalized = watermark(sources, settings.topic_partitions)
     if finalized <= previous:
         return
-    token_state[fkey] = str(finalized).encode()
     pkey = _pending_key(partition)
     tokens = decode_tokens(token_state.get(pkey))
     still: set[bytes] = set()

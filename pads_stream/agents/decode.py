@@ -1,12 +1,15 @@
 """Decode agent: raw chain log -> launchpad record on `pads.trades`, keyed by token.
 
-Head markers go on to the trades partition with the same number: every raw partition carries
-every marker, so each trades partition learns the finalized block in order with its logs.
+A token's trades can come from any raw partition, so each head marker goes on to every
+trades partition, tagged with the raw partition it came from. A trades partition has then
+seen everything up to block F from every source once each source's marker says F; the
+candle agent settles up to the lowest of them (a watermark), the same in a replay as live.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from faust.types import StreamT
 
@@ -27,7 +30,9 @@ async def decode(stream: StreamT[bytes]) -> None:
             if msg.chain_id != settings.chain_id:
                 raise DecodeError(f"message of chain {msg.chain_id} on a worker for chain {settings.chain_id}")
             if isinstance(msg, HeadMarker):
-                await trades.send(key=MARKER_KEY, value=event.value, partition=event.message.partition)
+                tagged = replace(msg, source=event.message.partition).encode()
+                for partition in range(settings.topic_partitions):
+                    await trades.send(key=MARKER_KEY, value=tagged, partition=partition)
                 continue
             record = decode_log(msg)
         except DecodeError as exc:

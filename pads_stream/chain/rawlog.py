@@ -62,10 +62,14 @@ class HeadMarker:
     block_number: int
     block_hash: str
     finalized_block: int
+    source: int = -1  # raw-log partition it was read from, set when the worker forwards it
 
     def encode(self) -> bytes:
-        return orjson.dumps({"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
-                             "block_hash": self.block_hash, "finalized_block": self.finalized_block})
+        d = {"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
+             "block_hash": self.block_hash, "finalized_block": self.finalized_block}
+        if self.source >= 0:
+            d["source"] = self.source
+        return orjson.dumps(d)
 
 
 def parse_message(payload: bytes) -> RawLog | HeadMarker:
@@ -74,7 +78,8 @@ def parse_message(payload: bytes) -> RawLog | HeadMarker:
         try:
             d = orjson.loads(payload)
             return HeadMarker(_int(d["chain_id"], "chain_id"), _int(d["block_number"], "block_number"),
-                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"))
+                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"),
+                              int(d.get("source", -1)))
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise DecodeError(f"bad head marker: {exc!r}") from None
     return parse_raw_log(payload)

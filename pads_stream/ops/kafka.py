@@ -9,7 +9,7 @@ was just deleted or to a mistyped RAW_LOG_TOPIC.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -73,8 +73,8 @@ async def offsets(c: AIOKafkaConsumer, tps: list[TopicPartition]) -> tuple[dict[
     return await c.beginning_offsets(tps), await c.end_offsets(tps)
 
 
-async def read_all(c: AIOKafkaConsumer, tps: list[TopicPartition], end: dict[TopicPartition, int],
-                   on_batch: Callable[[int], None] = lambda n: None) -> AsyncIterator[tuple[TopicPartition, bytes]]:
+async def read_all(c: AIOKafkaConsumer, tps: list[TopicPartition],
+                   end: dict[TopicPartition, int]) -> AsyncIterator[tuple[TopicPartition, bytes]]:
     """Every message from the beginning up to `end` (exclusive), partition order preserved."""
     c.assign(tps)
     await c.seek_to_beginning(*tps)
@@ -83,12 +83,9 @@ async def read_all(c: AIOKafkaConsumer, tps: list[TopicPartition], end: dict[Top
     while todo:
         batches = await c.getmany(*todo, timeout_ms=1000, max_records=5000)
         for tp, records in batches.items():
-            n = 0
             for rec in records:
                 if rec.offset < end[tp] and rec.value is not None:
-                    n += 1
                     yield tp, rec.value
-            on_batch(n)
         for tp in list(todo):
             if await c.position(tp) >= end[tp]:
                 todo.discard(tp)
