@@ -31,3 +31,9 @@ class RpcError(BridgeError):
 
 class CheckpointError(BridgeError):
     """The saved checkpoint belongs to another chain or factory."""
+
+
+class ChainMoved(BridgeError):
+    """The chain reorganised while a block range was being read: the range is read again."""
+
+    retriable = True

@@ -1,4 +1,9 @@
-"""Kafka side of the bridge: idempotent producer with acks=all, topic provisioning."""
+"""Kafka side of the bridge: idempotent producer with acks=all, in-order sends.
+
+Logs are keyed by contract address, so a log, its later removal and the new branch's logs
+land on the same partition in publish order. Head markers go to every partition so each
+partition's consumer learns how far the chain has been published.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 
 from aiokafka import AIOKafkaProducer
 
-from pads_stream.chain.rawlog import RawLog
+from pads_stream.chain.rawlog import MARKER_KEY, HeadMarker, RawLog
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +23,8 @@ class Publisher:
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
                                          linger_ms=5, max_batch_size=1 << 20)
         self.published = 0
+        self.removed = 0
+        self.markers = 0
 
     async def start(self) -> None:
         await self.producer.start()
@@ -25,9 +32,17 @@ class Publisher:
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def publish(self, logs: list[RawLog]) -> None:
-        """Send in order and return only when the broker acknowledged every log."""
+    async def publish(self, logs: list[RawLog], marker: HeadMarker | None = None) -> None:
+        """Send the logs in order, then the marker to every partition; return only when the
+        broker acknowledged all of them."""
         futures = [await self.producer.send(self.topic, lg.encode(), key=lg.key) for lg in logs]
+        if marker is not None:
+            payload = marker.encode()
+            for p in sorted(await self.producer.partitions_for(self.topic)):
+                futures.append(await self.producer.send(self.topic, payload, key=MARKER_KEY, partition=p))
         if futures:
             await asyncio.gather(*futures)
-        self.published += len(logs)
+        removed = sum(lg.removed for lg in logs)
+        self.removed += removed
+        self.published += len(logs) - removed
+        self.markers += len(futures) - len(logs)

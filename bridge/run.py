@@ -2,6 +2,9 @@
 
 A newHeads subscription only wakes the loop; every block range is read with eth_getLogs, so
 backfill and live share one gap-free path. A silent socket is caught by the head watchdog.
+Before each range the last published block's hash is compared with the chain's; on a reorg
+the orphaned logs are published again with removed=true and the bridge resumes after the
+common ancestor, so removals always precede the new branch's logs on each partition.
 """
 
 from __future__ import annotations
@@ -14,17 +17,20 @@ from typing import Any
 
 from web3 import AsyncWeb3, WebSocketProvider
 
+from pads_stream.chain.rawlog import HeadMarker
 from pads_stream.topics import ensure_topics
 
 from . import checkpoint
-from .errors import BridgeError, ConfigError, RpcError
+from .errors import BridgeError, ChainMoved, CheckpointError, ConfigError, RpcError
 from .publisher import Publisher
 from .ranges import AdaptiveStep, backoff
 from .registry import CurveRegistry
+from .reorg import RecentChain, hash_window
 from .settings import BridgeSettings
 from .source import ChainSource
 
 log = logging.getLogger("bridge")
+MAX_CHAIN_MOVED = 5
 
 
 class Bridge:
@@ -34,9 +40,26 @@ class Bridge:
         cp = checkpoint.load(self.state_path, settings.chain_id, settings.bonding_curve_factory_address)
         self.next_block = cp.last_block + 1 if cp else settings.start_block
         self.registry = CurveRegistry(settings.bonding_curve_factory_address, cp.curves if cp else None)
+        self.recent = self._load_recent(cp)
         self.step = AdaptiveStep(settings.batch_size)
         self.publisher = Publisher(settings.kafka_bootstrap_servers, settings.raw_log_topic)
         self._woken = asyncio.Event()
+
+    def _load_recent(self, cp: checkpoint.Checkpoint | None) -> RecentChain:
+        try:
+            recent = RecentChain.from_data(cp.recent if cp else [], self.s.finality_depth)
+        except ValueError as exc:
+            raise CheckpointError(f"{self.state_path}: {exc}: delete it or point BRIDGE_STATE_FILE elsewhere") from None
+        newest = recent.newest
+        if newest is not None and newest.number != self.next_block - 1:
+            log.warning("checkpoint retains blocks up to %d but ends at %d; dropping them", newest.number,
+                        self.next_block - 1)
+            return RecentChain(self.s.finality_depth)
+        return recent
+
+    def _save(self) -> None:
+        checkpoint.save(self.state_path, checkpoint.Checkpoint(
+            self.s.chain_id, self.registry.factory, self.next_block - 1, self.registry.curves, self.recent.to_data()))
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
@@ -88,21 +111,73 @@ class Bridge:
             self._woken.set()
 
     async def _catch_up(self, source: ChainSource, head: int) -> None:
+        await self._check_reorg(source)
+        moved = 0
         while self.next_block <= head:
             a, b = self.step.next_range(self.next_block, head)
+            window = hash_window(a, b, head, self.s.finality_depth)
             try:
-                logs = await source.launchpad_logs(a, b, self.registry)
+                headers, logs = await source.read_range(a, b, window, self.recent.hash_of(window.start - 1),
+                                                        self.registry)
             except RpcError as exc:
                 if exc.range_too_large and self.step.shrink():
                     log.warning("eth_getLogs %d..%d refused (%s); step now %d blocks", a, b, exc.error,
                                 self.step.current)
                     continue
                 raise
+            except ChainMoved as exc:
+                moved += 1
+                if moved > MAX_CHAIN_MOVED:
+                    raise BridgeError(f"blocks {a}..{b} kept changing while being read: {exc}") from None
+                log.warning("blocks %d..%d changed while being read (%s); reading them again", a, b, exc)
+                await asyncio.sleep(backoff(moved, base=0.1, cap=self.s.max_backoff_s))
+                await self._check_reorg(source)
+                head = await source.head()
+                continue
+            moved = 0
             self.step.success()
-            await self.publisher.publish(logs)
-            checkpoint.save(self.state_path, checkpoint.Checkpoint(
-                self.s.chain_id, self.registry.factory, b, self.registry.curves))
+            marker = HeadMarker(self.s.chain_id, b, headers[-1].hash, max(b - self.s.finality_depth, 0))
+            await self.publisher.publish(logs, marker)
+            self.recent.record(headers, logs)
             self.next_block = b + 1
+            self._save()
             if logs or b - a > 0:
-                log.info("blocks %d..%d: published %d logs (%d curves known, head %d)", a, b, len(logs),
-                         len(self.registry.curves), head)
+                log.info("blocks %d..%d: published %d logs (%d curves known, head %d, %d blocks retained)", a, b,
+                         len(logs), len(self.registry.curves), head, len(self.recent.blocks))
+            if self.next_block <= head:
+                await self._check_reorg(source)
+
+    async def _check_reorg(self, source: ChainSource) -> None:
+        """Undo the published blocks the chain no longer has, if any."""
+        newest = self.recent.newest
+        if newest is None:
+            return
+        current = await source.header(newest.number)
+        if current is not None and current.hash == newest.hash:
+            return
+        # Walk back one block at a time: a reorg is usually a block or two deep.
+        chain: dict[int, str | None] = {}
+        for n in self.recent.numbers_newest_first():
+            h = current if n == newest.number else await source.header(n)
+            chain[n] = h.hash if h else None
+            if chain[n] == self.recent.hash_of(n):
+                break
+        ancestor = self.recent.common_ancestor(chain)
+        deep = ancestor is None
+        if ancestor is None:
+            ancestor = self.recent.blocks[0].number - 1  # all we can undo: every retained block
+        removed = self.recent.orphaned(ancestor)
+        await self.publisher.publish(removed)
+        self.recent.truncate(ancestor)
+        self.next_block = ancestor + 1
+        self._save()
+        if deep:
+            log.critical("reorg deeper than FINALITY_DEPTH=%d: all %d retained blocks %d..%d replaced (depth > %d), "
+                         "%d logs removed; reading again from block %d. Replaced blocks below it keep their "
+                         "published logs, so candles before block %d may be wrong. To rebuild: republish the "
+                         "chain into a new RAW_LOG_TOPIC (a bridge with a fresh BRIDGE_STATE_FILE and START_BLOCK), "
+                         "then run `python -m pads_stream replay` on it", self.s.finality_depth, len(chain), ancestor + 1,
+                         newest.number, len(chain), len(removed), ancestor + 1, ancestor + 1)
+        else:
+            log.warning("reorg: blocks %d..%d replaced (depth %d), %d logs removed; resuming at block %d",
+                        ancestor + 1, newest.number, newest.number - ancestor, len(removed), ancestor + 1)

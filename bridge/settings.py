@@ -18,6 +18,10 @@ class BridgeSettings(CommonSettings):
     state_file: str = Field("./.state/bridge-checkpoint.json", alias="BRIDGE_STATE_FILE")
     head_timeout_s: float = Field(30.0, alias="BRIDGE_HEAD_TIMEOUT_S", gt=0)
     max_backoff_s: float = Field(30.0, alias="BRIDGE_MAX_BACKOFF_S", gt=0)
+    # Blocks below head - FINALITY_DEPTH are treated as final: the bridge keeps the hashes and
+    # logs of the last FINALITY_DEPTH + 1 published blocks to undo a reorg, and a deeper reorg
+    # needs a replay. Per chain: Ethereum ~65, Polygon ~200, OP-stack L2s (Base, Optimism) 30.
+    finality_depth: int = Field(30, alias="FINALITY_DEPTH", ge=1)
 
     @field_validator("bonding_curve_factory_address")
     @classmethod
