@@ -65,6 +65,8 @@ class WorkerSettings(CommonSettings):
     updates_topic: str = Field("pads.candle-updates", alias="UPDATES_TOPIC")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
+    # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.
+    session_timeout_s: float = Field(30.0, alias="KAFKA_SESSION_TIMEOUT_S", ge=6, le=300)
 
     @field_validator("ohlcv_intervals", mode="before")
     @classmethod

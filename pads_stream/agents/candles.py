@@ -44,20 +44,27 @@ def _pending_key(partition: int) -> bytes:
 
 @app.agent(trades, name="candles")
 async def candles(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            if event.key == MARKER_KEY:
-                marker = parse_message(event.value)
-                assert isinstance(marker, HeadMarker)
-                await _on_marker(event, marker)
-            else:
-                await _on_record(event)
-        except (DecodeError, OrderError) as exc:
-            await send_dead_letter(event, "candles", str(exc))
-        except DeepReorgError as exc:
-            deep_reorgs.append(str(exc))
-            log.critical("%s; run `python -m pads_stream replay` to rebuild", exc)
-            await send_dead_letter(event, "candles", f"deep reorg: {exc}")
+    # Manual acks (see the decode agent). Updates are sent before the table write, so an
+    # event cut short is redone in full when it is redelivered: Redis writes are idempotent.
+    async for event in stream.noack().events():  # type: ignore[attr-defined]
+        await _handle(event)
+        event.ack()
+
+
+async def _handle(event: EventT) -> None:
+    try:
+        if event.key == MARKER_KEY:
+            marker = parse_message(event.value)
+            assert isinstance(marker, HeadMarker)
+            await _on_marker(event, marker)
+        else:
+            await _on_record(event)
+    except (DecodeError, OrderError) as exc:
+        await send_dead_letter(event, "candles", str(exc))
+    except DeepReorgError as exc:
+        deep_reorgs.append(str(exc))
+        log.critical("%s; run `python -m pads_stream replay` to rebuild", exc)
+        await send_dead_letter(event, "candles", f"deep reorg: {exc}")
 
 
 async def _on_record(event: EventT) -> None:
@@ -86,6 +93,12 @@ async def _on_record(event: EventT) -> None:
     if not changed:
         log.debug("nothing to do for %s at %s (duplicate or already removed)", record.kind, record.ref.cursor)
         return
+    trade = record if isinstance(record, TradeEvent) and not record.ref.removed else None
+    if correction:
+        log.info("reorg: %s trade at block %d removed; %d candles corrected, %d emptied", record.token,
+                 record.ref.block_number, len(emitted or ()), len(deleted or ()))
+    await updates.send(key=key, value=encode_update(record.ref.chain_id, record.token, state.market, trade,
+                                                     emitted, deleted, correction, removed))
     state.offset = offset
     token_state[key] = encode_state(state)
     if had_pending != bool(state.pending):
@@ -93,12 +106,6 @@ async def _on_record(event: EventT) -> None:
         tokens = decode_tokens(token_state.get(pkey))
         (tokens.add if state.pending else tokens.discard)(key)
         token_state[pkey] = encode_tokens(tokens)
-    trade = record if isinstance(record, TradeEvent) and not record.ref.removed else None
-    if correction:
-        log.info("reorg: %s trade at block %d removed; %d candles corrected, %d emptied", record.token,
-                 record.ref.block_number, len(emitted or ()), len(deleted or ()))
-    await updates.send(key=key, value=encode_update(record.ref.chain_id, record.token, state.market, trade,
-                                                     emitted, deleted, correction, removed))
 
 
 async def _on_marker(event: EventT, marker: HeadMarker) -> None:
@@ -109,10 +116,15 @@ async def _on_marker(event: EventT, marker: HeadMarker) -> None:
         return
     previous = watermark(sources, settings.topic_partitions)
     sources[str(marker.source)] = marker.finalized_block
-    token_state[fkey] = orjson.dumps(sources, option=orjson.OPT_SORT_KEYS)
     finalized = watermark(sources, settings.topic_partitions)
-    if finalized <= previous:
-        return
+    if finalized > previous:
+        await _settle_partition(event, finalized)
+    # Written last: a marker cut short is redone in full on redelivery.
+    token_state[fkey] = orjson.dumps(sources, option=orjson.OPT_SORT_KEYS)
+
+
+async def _settle_partition(event: EventT, finalized: int) -> None:
+    partition = event.message.partition
     pkey = _pending_key(partition)
     tokens = decode_tokens(token_state.get(pkey))
     still: set[bytes] = set()
@@ -122,11 +134,11 @@ async def _on_marker(event: EventT, marker: HeadMarker) -> None:
         flipped = settle(state, finalized, settings.ohlcv_intervals)
         if state.pending:
             still.add(key)
-        if len(state.pending) != before:
-            state.offset = max(state.offset, event.message.offset)
-            token_state[key] = encode_state(state)
         if flipped:
             await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
                                                              candles=flipped))
+        if len(state.pending) != before:
+            state.offset = max(state.offset, event.message.offset)
+            token_state[key] = encode_state(state)
     if still != tokens:
         token_state[pkey] = encode_tokens(still)

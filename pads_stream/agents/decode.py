@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from ..chain.rawlog import MARKER_KEY, HeadMarker, parse_message
 from ..decode.events import decode_log, encode_record
@@ -24,18 +24,26 @@ log = logging.getLogger(__name__)
 
 @app.agent(raw_logs, name="decode")
 async def decode(stream: StreamT[bytes]) -> None:
-    async for event in stream.events():
-        try:
-            msg = parse_message(event.value)
-            if msg.chain_id != settings.chain_id:
-                raise DecodeError(f"message of chain {msg.chain_id} on a worker for chain {settings.chain_id}")
-            if isinstance(msg, HeadMarker):
-                tagged = replace(msg, source=event.message.partition).encode()
-                for partition in range(settings.topic_partitions):
-                    await trades.send(key=MARKER_KEY, value=tagged, partition=partition)
-                continue
-            record = decode_log(msg)
-        except DecodeError as exc:
-            await send_dead_letter(event, "decode", str(exc))
-            continue
-        await trades.send(key=record.token.encode(), value=encode_record(record))
+    # Manual acks: Faust acks the current event when an agent is cancelled (shutdown,
+    # rebalance), which would commit a log whose record was never sent. Acking after the
+    # send is safe because Faust flushes the producer before it commits offsets.
+    async for event in stream.noack().events():  # type: ignore[attr-defined]
+        await _decode(event)
+        event.ack()
+
+
+async def _decode(event: EventT) -> None:
+    try:
+        msg = parse_message(event.value)
+        if msg.chain_id != settings.chain_id:
+            raise DecodeError(f"message of chain {msg.chain_id} on a worker for chain {settings.chain_id}")
+        if isinstance(msg, HeadMarker):
+            tagged = replace(msg, source=event.message.partition).encode()
+            for partition in range(settings.topic_partitions):
+                await trades.send(key=MARKER_KEY, value=tagged, partition=partition)
+            return
+        record = decode_log(msg)
+    except DecodeError as exc:
+        await send_dead_letter(event, "decode", str(exc))
+        return
+    await trades.send(key=record.token.encode(), value=encode_record(record))

@@ -144,6 +144,42 @@ class Deployment:
         assert digest.startswith("sha256:"), out.stdout
         return digest
 
+    def check(self, **extra: str) -> str:
+        """The consistency checker's report for a group's settings (for failure messages)."""
+        env = {**os.environ, **self.env, **extra}
+        out = subprocess.run([sys.executable, "-m", "pads_stream", "check", "--no-progress"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        return out.stdout[-3000:] + out.stderr[-1000:]
+
+    def same_state(self, namespace: str, group: dict[str, str], timeout: float = 90) -> None:
+        try:
+            wait_for(lambda: self.checksum(namespace) == self.checksum(), timeout,
+                     f"namespace {namespace} to equal the reference")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\ncheck of {namespace}:\n{self.check(**group)}\n{self.stages(group)}") from None
+
+    def stages(self, group: dict[str, str]) -> str:
+        """Which stage lost data: distinct trade positions per token in each topic of a group."""
+        import orjson
+
+        from .driver import read_topic
+
+        bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
+        raw = {(orjson.loads(v)["address"], orjson.loads(v)["block_number"], orjson.loads(v)["log_index"])
+               for k, v in read_topic(bootstrap, self.env["RAW_LOG_TOPIC"]) if not k or not k.startswith(b"\x00")}
+        trades: dict[str, set[tuple[int, int]]] = {}
+        for k, v in read_topic(bootstrap, group["TRADES_TOPIC"]):
+            if k and not k.startswith(b"\x00"):
+                d = orjson.loads(v)
+                trades.setdefault(d["token"], set()).add((d["block_number"], d["log_index"]))
+        pushed: dict[str, set[tuple[int, int]]] = {}
+        for _, v in read_topic(bootstrap, group["UPDATES_TOPIC"]):
+            d = orjson.loads(v)
+            if d.get("trade"):
+                pushed.setdefault(d["token"], set()).add((d["trade"]["block_number"], d["trade"]["log_index"]))
+        return (f"raw logs: {len(raw)}; trades topic per token: { {t: len(v) for t, v in trades.items()} }; "
+                f"updates with a trade per token: { {t: len(v) for t, v in pushed.items()} }")
+
     def stop_all(self) -> None:
         for p in reversed(self.procs):
             p.stop()
@@ -185,6 +221,7 @@ def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, ba
         "BATCH_SIZE": "50",
         "BRIDGE_HEAD_TIMEOUT_S": "2",
         "FINALITY_DEPTH": "5",
+        "KAFKA_SESSION_TIMEOUT_S": "8",
         "LOG_LEVEL": "INFO",
     }
     d = Deployment(name, tmp_path, env, pad, anvil, redis.Redis.from_url(redis_server), backend.urls["BACKEND_SOCKET_URL"])

@@ -131,7 +131,7 @@ def test_two_workers_equal_one_even_when_one_stops(deployment: Deployment) -> No
     flow.join(300)
     _settle(d)
     assert_exact(d)
-    wait_for(lambda: d.checksum("pads-pair") == d.checksum(), 90, "the pair's state to equal the solo worker's")
+    d.same_state("pads-pair", pair)
 
 
 def test_kill_minus_nine_three_times_equals_an_uninterrupted_run(deployment: Deployment) -> None:
@@ -150,4 +150,4 @@ def test_kill_minus_nine_three_times_equals_an_uninterrupted_run(deployment: Dep
     flow.join(300)
     _settle(d)
     assert_exact(d)
-    wait_for(lambda: d.checksum("pads-steady") == d.checksum(), 90, "the killed worker's state to equal the steady one")
+    d.same_state("pads-steady", steady)
