@@ -19,6 +19,7 @@ from ..candles.state import (
     apply_curve_created,
     apply_graduated,
     apply_trade,
+    current_view,
     remove_trade,
     settle,
     watermark,
@@ -74,7 +75,11 @@ async def _on_record(event: EventT) -> None:
     # No await between this read and the table write below: the value stays consistent.
     state = decode_state(token_state.get(key))
     if offset <= state.offset:
-        return  # redelivered after a crash: already applied
+        # Redelivered after an interruption: applied already, but the table write may have
+        # reached Kafka while the update did not. Re-send what Redis should show; idempotent.
+        await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
+                                                         candles=current_view(state, intervals)))
+        return
     had_pending = bool(state.pending)
     emitted, deleted, correction, removed = None, None, False, None
     if isinstance(record, TradeEvent):

@@ -110,6 +110,12 @@ def pending_buckets(state: TokenState, intervals: tuple[int, ...]) -> set[tuple[
     return {(s, bucket_start(p.ts, s)) for p in state.pending for s in intervals}
 
 
+def current_view(state: TokenState, intervals: tuple[int, ...]) -> Emitted:
+    """Every bucket the state still holds, with its final flag, oldest first."""
+    pending = pending_buckets(state, intervals)
+    return [(s, c, (s, t) not in pending) for s, by_t in view(state, intervals).items() for t, c in sorted(by_t.items())]
+
+
 def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]) -> Emitted | None:
     """Fold a new trade in as pending. None when it was already applied."""
     ref = trade.ref
