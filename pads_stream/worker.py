@@ -13,10 +13,12 @@ import logging
 
 import faust
 
+from . import faust_guard
 from .settings import worker_settings
 from .topics import ensure_topics_blocking
 
 settings = worker_settings()
+faust_guard.install()
 
 # Our own loggers follow LOG_LEVEL whatever `faust worker -l` sets for Faust's.
 logging.getLogger("pads_stream").setLevel(settings.log_level)

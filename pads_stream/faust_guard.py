@@ -1,0 +1,36 @@
+"""A guard around faust-streaming 0.15's offset tracking (applied by pads_stream.worker).
+
+Around a rebalance Faust skips the events it fetched under the previous consumer generation,
+or while flow control is paused, and *acks* them (streams.py, `value is skipped_value`). Their offsets can then be committed
+although nothing processed them; if the partition moves before they are fetched again, those
+records are lost (seen in tests/integration: a second worker joining and leaving lost
+decoded trades). Here an ack for a message of an older generation releases the message but
+records no offset, so Kafka redelivers it; every stage is idempotent, so that is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.transport.consumer import Consumer
+
+log = logging.getLogger(__name__)
+_original_ack = Consumer.ack
+
+
+def _generation_checked_ack(self: Any, message: Any) -> bool:
+    current = self.app.consumer_generation_id
+    stale = message.generation_id != current or not self.app.flow_control.is_active()
+    if stale and not message.acked:
+        message.acked = True
+        self._unacked_messages.discard(message)
+        log.debug("not committing %s[%d]@%d fetched in generation %s (now %s): it will be redelivered",
+                  message.topic, message.partition, message.offset, message.generation_id, current)
+        return False
+    return bool(_original_ack(self, message))
+
+
+def install() -> None:
+    if Consumer.ack is not _generation_checked_ack:
+        Consumer.ack = _generation_checked_ack  # type: ignore[method-assign]
