@@ -77,8 +77,7 @@ async def _on_record(event: EventT) -> None:
     if offset <= state.offset:
         # Redelivered after an interruption: applied already, but the table write may have
         # reached Kafka while the update did not. Re-send what Redis should show; idempotent.
-        await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
-                                                         candles=current_view(state, intervals)))
+        await _resend_view(key)
         return
     had_pending = bool(state.pending)
     emitted, deleted, correction, removed = None, None, False, None
@@ -114,27 +113,49 @@ async def _on_record(event: EventT) -> None:
 
 
 async def _on_marker(event: EventT, marker: HeadMarker) -> None:
-    partition = event.message.partition
+    partition, offset = event.message.partition, event.message.offset
     fkey = _finalized_key(partition)
-    sources: dict[str, int] = orjson.loads(token_state.get(fkey) or b"{}")
-    if marker.finalized_block <= sources.get(str(marker.source), -1):
+    record = orjson.loads(token_state.get(fkey) or b'{"sources": {}, "offset": -1, "settled": []}')
+    sources: dict[str, int] = record["sources"]
+    if offset <= record["offset"]:
+        # Redelivered: its state writes landed, its flip updates may not have. Re-send them.
+        for token in record["settled"]:
+            await _resend_view(token.encode())
         return
-    previous = watermark(sources, settings.topic_partitions)
-    sources[str(marker.source)] = marker.finalized_block
-    finalized = watermark(sources, settings.topic_partitions)
-    if finalized > previous:
-        await _settle_partition(event, finalized)
+    settled: list[str] = []
+    if marker.finalized_block > sources.get(str(marker.source), -1):
+        previous = watermark(sources, settings.topic_partitions)
+        sources[str(marker.source)] = marker.finalized_block
+        finalized = watermark(sources, settings.topic_partitions)
+        if finalized > previous:
+            settled = await _settle_partition(event, finalized)
     # Written last: a marker cut short is redone in full on redelivery.
-    token_state[fkey] = orjson.dumps(sources, option=orjson.OPT_SORT_KEYS)
+    token_state[fkey] = orjson.dumps({"sources": sources, "offset": offset, "settled": settled},
+                                     option=orjson.OPT_SORT_KEYS)
 
 
-async def _settle_partition(event: EventT, finalized: int) -> None:
-    partition = event.message.partition
+async def _resend_view(key: bytes) -> None:
+    state = decode_state(token_state.get(key))
+    await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
+                                                     candles=current_view(state, settings.ohlcv_intervals)))
+
+
+async def _settle_partition(event: EventT, finalized: int) -> list[str]:
+    """Settle every token with pending trades; returns the tokens whose state changed."""
+    partition, offset = event.message.partition, event.message.offset
     pkey = _pending_key(partition)
     tokens = decode_tokens(token_state.get(pkey))
     still: set[bytes] = set()
+    settled: list[str] = []
     for key in sorted(tokens):
         state = decode_state(token_state.get(key))
+        if state.offset >= offset:
+            # Settled by this marker before an interruption: re-send, it may not have arrived.
+            settled.append(key.decode())
+            if state.pending:
+                still.add(key)
+            await _resend_view(key)
+            continue
         before = len(state.pending)
         flipped = settle(state, finalized, settings.ohlcv_intervals)
         if state.pending:
@@ -143,7 +164,9 @@ async def _settle_partition(event: EventT, finalized: int) -> None:
             await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
                                                              candles=flipped))
         if len(state.pending) != before:
-            state.offset = max(state.offset, event.message.offset)
+            state.offset = offset
             token_state[key] = encode_state(state)
+            settled.append(key.decode())
     if still != tokens:
         token_state[pkey] = encode_tokens(still)
+    return settled
