@@ -136,8 +136,11 @@ async def _on_marker(event: EventT, marker: HeadMarker) -> None:
 
 async def _resend_view(key: bytes) -> None:
     state = decode_state(token_state.get(key))
-    await updates.send(key=key, value=encode_update(settings.chain_id, key.decode(), state.market,
-                                                     candles=current_view(state, settings.ohlcv_intervals)))
+    token, contract = key.decode(), state.meta.get("curve", "")
+    replayed = [p.as_trade(settings.chain_id, token, contract) for p in state.pending]
+    await updates.send(key=key, value=encode_update(settings.chain_id, token, state.market,
+                                                     candles=current_view(state, settings.ohlcv_intervals),
+                                                     replayed=replayed))
 
 
 async def _settle_partition(event: EventT, finalized: int) -> list[str]:

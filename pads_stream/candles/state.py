@@ -38,6 +38,8 @@ class Pending:
     eth_amount: int
     virtual_eth: int
     virtual_token: int
+    trader: str = ""
+    tx_hash: str = ""
 
     @property
     def cursor(self) -> tuple[int, int]:
@@ -47,7 +49,12 @@ class Pending:
     def of(cls, t: TradeEvent) -> Pending:
         r = t.ref
         return cls(r.block_number, r.log_index, r.block_hash, r.block_timestamp, t.is_buy, t.token_amount,
-                   t.eth_amount, t.virtual_eth, t.virtual_token)
+                   t.eth_amount, t.virtual_eth, t.virtual_token, t.trader, r.tx_hash)
+
+    def as_trade(self, chain_id: int, token: str, contract: str) -> TradeEvent:
+        return TradeEvent(token, self.trader, self.is_buy, self.token_amount, self.eth_amount, self.virtual_eth,
+                          self.virtual_token, LogRef(chain_id, contract, self.block, self.block_hash, self.ts,
+                                                     self.tx_hash, self.log_index, False))
 
 
 @dataclass(slots=True)

@@ -51,6 +51,9 @@ def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
         gone = u.get("removed_trade")
         if gone:
             trades.setdefault(trades_key(pfx, token), {})[trade_score(*gone)] = None
+        for t in u.get("replayed") or ():
+            trades.setdefault(trades_key(pfx, token), {})[trade_score(t["block_number"], t["log_index"])] = \
+                orjson.dumps(t, option=CANONICAL)
         t = u.get("trade")
         if t:
             trades.setdefault(trades_key(pfx, token), {})[trade_score(t["block_number"], t["log_index"])] = \

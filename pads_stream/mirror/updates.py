@@ -35,10 +35,11 @@ def public_candle(candle: Candle, final: bool) -> dict[str, Any]:
 def encode_update(chain_id: int, token: str, market: dict[str, str], trade: TradeEvent | None = None,
                   candles: list[tuple[int, Candle, bool]] | None = None,
                   deleted: list[tuple[int, int]] | None = None, correction: bool = False,
-                  removed_trade: tuple[int, int] | None = None) -> bytes:
+                  removed_trade: tuple[int, int] | None = None, replayed: list[TradeEvent] | None = None) -> bytes:
     """`candles` are (seconds, candle, final); `deleted` are (seconds, bucket) left empty by a
     reorg; `correction` marks updates caused by removed logs; `removed_trade` is the
-    (block_number, log_index) of a trade that is no longer on the chain."""
+    (block_number, log_index) of a trade that is no longer on the chain; `replayed` are trades
+    re-sent for the recent-trades list after an interruption (never pushed again)."""
     by_label: dict[str, list[dict[str, Any]]] = {}
     for s, c, final in candles or ():
         by_label.setdefault(label(s), []).append(public_candle(c, final))
@@ -54,6 +55,7 @@ def encode_update(chain_id: int, token: str, market: dict[str, str], trade: Trad
         "deleted": gone,
         "correction": correction,
         "market": market,
+        "replayed": [public_trade(t) for t in replayed or ()],
     })
 
 

@@ -182,7 +182,8 @@ def reorg_scenarios(draw: st.DrawFn) -> Scenario:
             ts = last.block_timestamp + draw(STEP)
         else:
             start, ts = trades[0].ref.block_number, trades[0].ref.block_timestamp + draw(STEP)
-        fork = draw(chain_of_trades(draw(st.integers(1, 10)), start, ts, 1))
+        # A new branch starts above every finalized block: finalized blocks never change.
+        fork = draw(chain_of_trades(draw(st.integers(1, 10)), max(start, floor + 1), ts, 1))
     fork_settle_after, _ = settle_points(draw, fork, None, floor)
     return Scenario(trades, settle_after, cut, fork, fork_settle_after, draw(st.booleans()))
 
