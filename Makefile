@@ -1,4 +1,4 @@
-.PHONY: setup demo test unit integration lint
+.PHONY: setup demo test unit integration lint bench bench-smoke
 
 setup:
 	./scripts/setup.sh
@@ -18,5 +18,12 @@ integration: setup
 	.venv/bin/python -m pytest tests/integration -v
 
 lint: setup
-	.venv/bin/ruff check pads_stream bridge simulator stack tests
+	.venv/bin/ruff check pads_stream bridge simulator stack tests benchmarks
 	.venv/bin/mypy
+
+# Throughput, memory and CPU on a local stack; see benchmarks/README.md.
+bench: setup
+	.venv/bin/python -m benchmarks
+
+bench-smoke: setup
+	.venv/bin/python -m benchmarks --trades 2000 --tokens 10 --workers 1

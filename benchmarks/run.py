@@ -1,0 +1,141 @@
+"""Runs workers over a preloaded raw-log topic until every lag is 0 and measures them.
+
+Throughput counts trades from the worker's first committed progress to the moment the
+raw-log topic is fully committed and the derived topics have no lag, i.e. Redis and the
+socket.io outbox have everything. Memory is the peak RSS (VmHWM), CPU is user+system time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from pads_stream.chain.rawlog import MARKER_KEY
+from pads_stream.ops import kafka
+from pads_stream.topics import ensure_topics
+from stack.process import ROOT, free_port
+
+from .workload import Workload, messages
+
+PARTITIONS = 8
+
+
+@dataclass
+class Result:
+    workers: int
+    tokens: int
+    trades: int
+    seconds: float
+    peak_rss_mb: float
+    cpu_s: float
+    differences: str
+
+    @property
+    def rate(self) -> float:
+        return self.trades / self.seconds if self.seconds else 0.0
+
+
+async def preload(bootstrap: str, topic: str, w: Workload) -> float:
+    await ensure_topics(bootstrap, [topic], PARTITIONS, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        futures = []
+        for key, value in messages(w):
+            if key == MARKER_KEY:
+                for p in range(PARTITIONS):
+                    futures.append(await producer.send(topic, value, key=key, partition=p))
+            else:
+                futures.append(await producer.send(topic, value, key=key))
+            if len(futures) >= 5000:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.monotonic() - started
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """(peak RSS MiB, CPU seconds) of a live process, from /proc."""
+    hwm = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) / 1024
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return hwm, (int(fields[11]) + int(fields[12])) / ticks
+
+
+async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[bytes]], workdir: Path,
+                           timeout_s: float) -> tuple[float, float, dict[int, tuple[float, float]]]:
+    bootstrap, app_id = env["KAFKA_BOOTSTRAP_SERVERS"], env["APP_ID"]
+    raw = [TopicPartition(env["RAW_LOG_TOPIC"], p) for p in range(PARTITIONS)]
+    derived = [TopicPartition(t, p) for t in (env["TRADES_TOPIC"], env["UPDATES_TOPIC"]) for p in range(PARTITIONS)]
+    first: float | None = None
+    stats: dict[int, tuple[float, float]] = {}
+    deadline = time.monotonic() + timeout_s
+    async with kafka.admin(bootstrap) as client, kafka.consumer(bootstrap) as c:
+        end = await c.end_offsets(raw)
+        while True:
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"a worker exited with {p.returncode}; see {workdir}")
+                stats[p.pid] = _proc_stats(p.pid)
+            try:
+                committed = await kafka.committed(client, app_id, raw + derived)
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                await asyncio.sleep(0.5)  # e.g. the group coordinator of a fresh broker is not up yet
+                continue
+            if first is None and any(committed[tp] > 0 for tp in raw):
+                first = time.monotonic()
+            derived_end = await c.end_offsets(derived)
+            lag = sum(max(derived_end[tp] - max(committed[tp], 0), 0) for tp in derived)
+            if first is not None and all(committed[tp] >= end[tp] for tp in raw) and lag == 0:
+                return first, time.monotonic(), stats
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not caught up after {timeout_s:.0f}s; see {workdir}")
+            await asyncio.sleep(0.2)
+
+
+def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeout_s: float) -> Result:
+    workdir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i in range(workers):
+        wenv = {**env, "DATA_DIR": str(workdir / f"data-{i}"), "WEB_PORT": str(free_port())}
+        with open(workdir / f"worker-{i}.log", "wb") as log:
+            procs.append(subprocess.Popen([sys.executable, "-m", "faust", "-A", "pads_stream", "worker", "-l", "warn"],
+                                          cwd=ROOT, env=wenv, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        first, done, stats = asyncio.run(_until_caught_up(env, procs, workdir, timeout_s))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+    check = subprocess.run([sys.executable, "-m", "pads_stream", "check", "--no-progress"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=600)
+    summary = (check.stdout.strip().splitlines() or ["?"])[-1]
+    differences = summary.split(":")[-1].strip() if "differences" in summary else summary
+    return Result(workers, w.tokens, w.trades, done - first, max(s[0] for s in stats.values()),
+                  sum(s[1] for s in stats.values()), differences)
+
+
+def bench_env(base: dict[str, str]) -> dict[str, str]:
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    return {**os.environ, **base, "APP_ID": name, "RAW_LOG_TOPIC": f"{name}.chain-logs",
+            "TRADES_TOPIC": f"{name}.trades", "UPDATES_TOPIC": f"{name}.candle-updates",
+            "DEAD_LETTER_TOPIC": f"{name}.dead-letters", "REDIS_NAMESPACE": name, "CHAIN_ID": "31337",
+            "TOPIC_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING"}
