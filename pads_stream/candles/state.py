@@ -75,8 +75,13 @@ class TokenState:
     def market(self) -> dict[str, str]:
         m = dict(self.meta)
         m.update(self.settled_market)
-        for p in self.pending:
-            _market_add(m, p)
+        if self.pending:
+            # Only the last trade sets the price: one division, not one per pending trade.
+            _market_add(m, self.pending[-1])
+            rest = self.pending[:-1]
+            m["trades"] = str(int(m["trades"]) + len(rest))
+            m["volume_eth"] = str(int(m["volume_eth"]) + sum(p.eth_amount for p in rest))
+            m["volume_token"] = str(int(m["volume_token"]) + sum(p.token_amount for p in rest))
         return m
 
 
