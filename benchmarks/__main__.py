@@ -24,8 +24,11 @@ def table(rows: list[Result]) -> str:
            f"{'CPU s/1k trades':>15}  check"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.workers:>7} {r.tokens:>7} {r.trades:>7} {r.seconds:>8.1f} {r.rate:>9.0f} "
+        mark = "*" if r.from_start else " "
+        lines.append(f"{r.workers:>7} {r.tokens:>7} {r.trades:>7} {r.seconds:>7.1f}{mark} {r.rate:>9.0f} "
                      f"{r.peak_rss_mb:>11.0f} {1000 * r.cpu_s / r.trades:>15.2f}  {r.differences}")
+    if any(r.from_start for r in rows):
+        lines.append("* finished before a poll saw progress: timed from the worker's start, start-up included")
     return "\n".join(lines)
 
 
