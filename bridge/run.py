@@ -57,9 +57,11 @@ class Bridge:
             return RecentChain(self.s.finality_depth)
         return recent
 
-    def _save(self) -> None:
-        checkpoint.save(self.state_path, checkpoint.Checkpoint(
-            self.s.chain_id, self.registry.factory, self.next_block - 1, self.registry.curves, self.recent.to_data()))
+    async def _save(self) -> None:
+        cp = checkpoint.Checkpoint(self.s.chain_id, self.registry.factory, self.next_block - 1,
+                                   set(self.registry.curves), self.recent.to_data())
+        # Rewritten every block and holding the retained logs: keep the file I/O off the loop.
+        await asyncio.to_thread(checkpoint.save, self.state_path, cp)
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
@@ -140,7 +142,7 @@ class Bridge:
             await self.publisher.publish(logs, marker)
             self.recent.record(headers, logs)
             self.next_block = b + 1
-            self._save()
+            await self._save()
             if logs or b - a > 0:
                 log.info("blocks %d..%d: published %d logs (%d curves known, head %d, %d blocks retained)", a, b,
                          len(logs), len(self.registry.curves), head, len(self.recent.blocks))
@@ -170,7 +172,7 @@ class Bridge:
         await self.publisher.publish(removed)
         self.recent.truncate(ancestor)
         self.next_block = ancestor + 1
-        self._save()
+        await self._save()
         if deep:
             log.critical("reorg deeper than FINALITY_DEPTH=%d: all %d retained blocks %d..%d replaced (depth > %d), "
                          "%d logs removed; reading again from block %d. Replaced blocks below it keep their "

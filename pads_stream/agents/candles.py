@@ -16,6 +16,7 @@ from faust.types import EventT, StreamT
 from ..candles.codec import decode_state, decode_tokens, encode_state, encode_tokens
 from ..candles.state import (
     DeepReorgError,
+    TokenState,
     apply_curve_created,
     apply_graduated,
     apply_trade,
@@ -77,7 +78,7 @@ async def _on_record(event: EventT) -> None:
     if offset <= state.offset:
         # Redelivered after an interruption: applied already, but the table write may have
         # reached Kafka while the update did not. Re-send what Redis should show; idempotent.
-        await _resend_view(key)
+        await _resend_view(key, state)
         return
     had_pending = bool(state.pending)
     emitted, deleted, correction, removed = None, None, False, None
@@ -134,8 +135,9 @@ async def _on_marker(event: EventT, marker: HeadMarker) -> None:
                                      option=orjson.OPT_SORT_KEYS)
 
 
-async def _resend_view(key: bytes) -> None:
-    state = decode_state(token_state.get(key))
+async def _resend_view(key: bytes, state: TokenState | None = None) -> None:
+    if state is None:
+        state = decode_state(token_state.get(key))
     token, contract = key.decode(), state.meta.get("curve", "")
     replayed = [p.as_trade(settings.chain_id, token, contract) for p in state.pending]
     await updates.send(key=key, value=encode_update(settings.chain_id, token, state.market,
@@ -157,7 +159,7 @@ async def _settle_partition(event: EventT, finalized: int) -> list[str]:
             settled.append(key.decode())
             if state.pending:
                 still.add(key)
-            await _resend_view(key)
+            await _resend_view(key, state)
             continue
         before = len(state.pending)
         flipped = settle(state, finalized, settings.ohlcv_intervals)

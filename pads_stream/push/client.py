@@ -32,10 +32,6 @@ class Pusher:
         self.sio.on("disconnect", self._on_disconnect, namespace=namespace)
         self.sio.on("connect_error", self._on_connect_error, namespace=namespace)
 
-    @property
-    def healthy(self) -> bool:
-        return self.connected and self.outbox.dropped == 0
-
     def status(self) -> dict[str, Any]:
         return {"connected": self.connected, "last_error": self.last_error, "sent": self.sent,
                 "queued": len(self.outbox), "dropped": self.outbox.dropped}
