@@ -82,7 +82,7 @@ async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[byt
                            timeout_s: float) -> tuple[float, float, dict[int, tuple[float, float]]]:
     bootstrap, app_id = env["KAFKA_BOOTSTRAP_SERVERS"], env["APP_ID"]
     raw = [TopicPartition(env["RAW_LOG_TOPIC"], p) for p in range(PARTITIONS)]
-    derived = [TopicPartition(t, p) for t in (env["TRADES_TOPIC"], env["UPDATES_TOPIC"]) for p in range(PARTITIONS)]
+    derived = [TopicPartition(env["UPDATES_TOPIC"], p) for p in range(PARTITIONS)]
     first: float | None = None
     started = time.monotonic()
     stats: dict[int, tuple[float, float]] = {}
@@ -143,6 +143,6 @@ def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeo
 def bench_env(base: dict[str, str]) -> dict[str, str]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     return {**os.environ, **base, "APP_ID": name, "RAW_LOG_TOPIC": f"{name}.chain-logs",
-            "TRADES_TOPIC": f"{name}.trades", "UPDATES_TOPIC": f"{name}.candle-updates",
+            "UPDATES_TOPIC": f"{name}.candle-updates",
             "DEAD_LETTER_TOPIC": f"{name}.dead-letters", "REDIS_NAMESPACE": name, "CHAIN_ID": "31337",
             "TOPIC_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING"}

@@ -26,8 +26,8 @@ active members, and lists them. Then, after a confirmation (--yes skips it; with
 terminal on stdin, --yes is required), it:
 
   1. resets the group's committed offsets: RAW_LOG_TOPIC to the beginning of every
-     partition; TRADES_TOPIC and UPDATES_TOPIC to their end, so that what the old run
-     derived is not consumed again;
+     partition; UPDATES_TOPIC to its end, so that what the old run derived is not
+     consumed again;
   2. deletes the changelog topic {APP_ID}-token-state-changelog, waits until it is gone,
      and recreates it compacted with TOPIC_PARTITIONS partitions;
   3. deletes the local table state under DATA_DIR (Faust's v<N> directories only);

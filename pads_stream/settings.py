@@ -58,10 +58,10 @@ class WorkerSettings(CommonSettings):
     backend_namespace: str = Field("/listener", alias="BACKEND_SOCKET_NAMESPACE")
     processing_interval_ms: int = Field(100, alias="PROCESSING_INTERVAL_MS", ge=1, le=60_000)
     sink_batch_size: int = Field(1000, alias="SINK_BATCH_SIZE", ge=1, le=100_000)
+    fold_batch_size: int = Field(1000, alias="FOLD_BATCH_SIZE", ge=1, le=100_000)
     push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
     ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
         default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
-    trades_topic: str = Field("pads.trades", alias="TRADES_TOPIC")
     updates_topic: str = Field("pads.candle-updates", alias="UPDATES_TOPIC")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)

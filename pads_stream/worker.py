@@ -1,10 +1,10 @@
 """The Faust app: topics, the token-state table, and the agents that connect them.
 
-    pads.chain-logs --decode--> pads.trades --candles--> pads.candle-updates --sink--> Redis, socket.io
-                       \\-> pads.dead-letters <-/
+    pads.chain-logs --candles (decode, fold)--> pads.candle-updates --sink--> Redis, socket.io
+                                 \\-> pads.dead-letters
 
-Every topic and the table changelog share TOPIC_PARTITIONS, so a token's logs, state and
-updates stay on one partition and adding workers never changes results.
+The raw-log topic is keyed by token and shares TOPIC_PARTITIONS with the table changelog,
+so a token's logs and state stay on one partition and adding workers never changes results.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ def _topic(name: str) -> faust.TopicT:
 
 
 raw_logs = _topic(settings.raw_log_topic)
-trades = _topic(settings.trades_topic)
 updates = _topic(settings.updates_topic)
 dead_letters = _topic(settings.dead_letter_topic)
 
@@ -71,7 +70,7 @@ dead_letters = _topic(settings.dead_letter_topic)
 def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
     ensure_topics_blocking(settings.kafka_bootstrap_servers,
-                           [settings.raw_log_topic, settings.trades_topic, settings.updates_topic,
+                           [settings.raw_log_topic, settings.updates_topic,
                             settings.dead_letter_topic, changelog],
                            settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
 
@@ -85,4 +84,4 @@ token_state = app.Table(
 )
 
 from . import web  # noqa: E402,F401  (health page)
-from .agents import candles, decode, sink  # noqa: E402,F401  (registers the agents)
+from .agents import candles, sink  # noqa: E402,F401  (registers the agents)

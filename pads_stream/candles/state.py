@@ -188,12 +188,6 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
     return [(s, before[s][t], True) for (s, t) in sorted(was - now)]
 
 
-def watermark(sources: dict[str, int], partitions: int) -> int:
-    """Lowest finalized block reported over all raw partitions; -1 until each has reported.
-    Only then has a trades partition received every log up to that block."""
-    return min(sources.get(str(p), -1) for p in range(partitions))
-
-
 def apply_curve_created(state: TokenState, ev: CurveCreatedEvent) -> bool:
     """Metadata only, so it needs no cursor: applying it twice sets the same fields."""
     new = {"name": ev.name, "symbol": ev.symbol, "curve": ev.curve, "creator": ev.creator,

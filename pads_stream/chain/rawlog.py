@@ -1,7 +1,7 @@
 """The raw-log message on `pads.chain-logs`: one chain log as the bridge saw it.
 
-Key: emitting contract address (lower-case hex). Value: compact JSON with exactly these
-fields. Both the bridge (producer) and the worker (consumer) use this module.
+Key: the token a launchpad log is about (see `RawLog.key`). Value: compact JSON with exactly
+these fields. Both the bridge (producer) and the worker (consumer) use this module.
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ class RawLog:
 
     @property
     def key(self) -> bytes:
-        return self.address.encode()
+        """Partition key: the token for launchpad events, whose first indexed topic it is, so a
+        token's creation, trades and their removals share one partition in chain order and the
+        worker needs no repartition hop. Any other log is keyed by its contract."""
+        from ..decode.abi import token_of
+
+        return (token_of(self.topics) or self.address).encode()
 
 
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
@@ -62,14 +67,10 @@ class HeadMarker:
     block_number: int
     block_hash: str
     finalized_block: int
-    source: int = -1  # raw-log partition it was read from, set when the worker forwards it
 
     def encode(self) -> bytes:
-        d = {"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
-             "block_hash": self.block_hash, "finalized_block": self.finalized_block}
-        if self.source >= 0:
-            d["source"] = self.source
-        return orjson.dumps(d)
+        return orjson.dumps({"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
+                             "block_hash": self.block_hash, "finalized_block": self.finalized_block})
 
 
 def parse_message(payload: bytes) -> RawLog | HeadMarker:
@@ -78,8 +79,7 @@ def parse_message(payload: bytes) -> RawLog | HeadMarker:
         try:
             d = orjson.loads(payload)
             return HeadMarker(_int(d["chain_id"], "chain_id"), _int(d["block_number"], "block_number"),
-                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"),
-                              int(d.get("source", -1)))
+                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"))
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise DecodeError(f"bad head marker: {exc!r}") from None
     return parse_raw_log(payload)

@@ -70,3 +70,16 @@ def dynamic_string(data: bytes, offset: int) -> str:
         return data[offset + 32:end].decode("utf-8")
     except UnicodeDecodeError:
         raise DecodeError("string is not UTF-8") from None
+
+
+LAUNCHPAD_TOPICS = (TRADE_TOPIC, CURVE_CREATED_TOPIC, GRADUATED_TOPIC)
+
+
+def token_of(topics: tuple[str, ...] | list[str]) -> str | None:
+    """The token a launchpad log is about (its first indexed topic), or None for other logs."""
+    if len(topics) < 2 or topics[0] not in LAUNCHPAD_TOPICS:
+        return None
+    try:
+        return topic_address(topics[1])
+    except DecodeError:
+        return None

@@ -1,7 +1,7 @@
 """Raw log -> launchpad record (pure): Trade, CurveCreated or Graduated.
 
-Records travel on `pads.trades` keyed by token address, as compact JSON with integer
-amounts written as strings (wei exceeds 64-bit JSON integers).
+The candle agent decodes each log where it folds it: the bridge keys launchpad logs by
+token, so no decoded-record topic is needed between them.
 """
 
 from __future__ import annotations
@@ -111,37 +111,3 @@ def decode_log(log: RawLog) -> Record:
 def _topics(log: RawLog, n: int) -> None:
     if len(log.topics) != n:
         raise DecodeError(f"expected {n} topics for {log.topics[0]}, got {len(log.topics)}")
-
-
-_REF = ("chain_id", "contract", "block_number", "block_hash", "block_timestamp", "tx_hash",
-        "log_index", "removed")
-_BIG = {"token_amount", "eth_amount", "virtual_eth", "virtual_token", "eth_reserves", "token_reserves"}
-
-
-def encode_record(rec: Record) -> bytes:
-    d: dict[str, object] = {"kind": rec.kind}
-    for name in rec.__slots__:  # type: ignore[union-attr]
-        if name in ("ref", "kind"):
-            continue
-        v = getattr(rec, name)
-        d[name] = str(v) if name in _BIG else v
-    for name in _REF:
-        d[name] = getattr(rec.ref, name)
-    return orjson.dumps(d)
-
-
-def decode_record(payload: bytes) -> Record:
-    try:
-        d = orjson.loads(payload)
-        ref = LogRef(*(d[n] for n in _REF))
-        kind = d["kind"]
-        if kind == "trade":
-            return TradeEvent(d["token"], d["trader"], d["is_buy"], int(d["token_amount"]),
-                              int(d["eth_amount"]), int(d["virtual_eth"]), int(d["virtual_token"]), ref)
-        if kind == "curve_created":
-            return CurveCreatedEvent(d["token"], d["curve"], d["creator"], d["name"], d["symbol"], ref)
-        if kind == "graduated":
-            return GraduatedEvent(d["token"], int(d["eth_reserves"]), int(d["token_reserves"]), ref)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise DecodeError(f"bad record: {exc!r}") from None
-    raise DecodeError(f"unknown record kind {kind!r}")

@@ -48,16 +48,13 @@ def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
         # Each update carries the whole snapshot: replace, so fields a reorg removed disappear.
         markets[market_key(pfx, token)] = dict(u["market"])
         tokens[token] = pfx
-        gone = u.get("removed_trade")
-        if gone:
-            trades.setdefault(trades_key(pfx, token), {})[trade_score(*gone)] = None
+        tkey = trades_key(pfx, token)
         for t in u.get("replayed") or ():
-            trades.setdefault(trades_key(pfx, token), {})[trade_score(t["block_number"], t["log_index"])] = \
+            trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
                 orjson.dumps(t, option=CANONICAL)
-        t = u.get("trade")
-        if t:
-            trades.setdefault(trades_key(pfx, token), {})[trade_score(t["block_number"], t["log_index"])] = \
-                orjson.dumps(t, option=CANONICAL)
+        for t in u.get("trades") or ():
+            trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
+                None if t.get("removed") else orjson.dumps(t, option=CANONICAL)
     return candles, markets, trades, tokens
 
 

@@ -1,10 +1,14 @@
 """The update message on `pads.candle-updates` (candle agent -> sink), keyed by token.
 
-It carries full candles, never deltas, so writing it twice gives the same Redis state.
+It carries full candles, never deltas, so writing it twice gives the same Redis state. The
+candle agent sends one per token and batch: `trades` are new trades and, marked `removed`,
+trades that left the chain, in chain-event order; `correction` says a reorg changed candles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from copy import copy
 from typing import Any
 
 import orjson
@@ -32,31 +36,66 @@ def public_candle(candle: Candle, final: bool) -> dict[str, Any]:
     return d
 
 
-def encode_update(chain_id: int, token: str, market: dict[str, str], trade: TradeEvent | None = None,
-                  candles: list[tuple[int, Candle, bool]] | None = None,
-                  deleted: list[tuple[int, int]] | None = None, correction: bool = False,
-                  removed_trade: tuple[int, int] | None = None, replayed: list[TradeEvent] | None = None) -> bytes:
-    """`candles` are (seconds, candle, final); `deleted` are (seconds, bucket) left empty by a
-    reorg; `correction` marks updates caused by removed logs; `removed_trade` is the
-    (block_number, log_index) of a trade that is no longer on the chain; `replayed` are trades
-    re-sent for the recent-trades list after an interruption (never pushed again)."""
-    by_label: dict[str, list[dict[str, Any]]] = {}
-    for s, c, final in candles or ():
-        by_label.setdefault(label(s), []).append(public_candle(c, final))
-    gone: dict[str, list[int]] = {}
-    for s, t in deleted or ():
-        gone.setdefault(label(s), []).append(t)
-    return orjson.dumps({
-        "chain_id": chain_id,
-        "token": token,
-        "trade": public_trade(trade) if trade else None,
-        "removed_trade": list(removed_trade) if removed_trade else None,
-        "candles": by_label,
-        "deleted": gone,
-        "correction": correction,
-        "market": market,
-        "replayed": [public_trade(t) for t in replayed or ()],
-    })
+class TokenUpdate:
+    """What one token's update message will say, accumulated over a batch (pure).
+
+    Later versions of a bucket replace earlier ones and a bucket emptied then refilled is
+    not deleted, so one message per token and batch says what every per-trade message in
+    order would have said, in the end state. Trades and their removals keep chain-event
+    order: a log removed and re-included at the same position must end present.
+    """
+
+    __slots__ = ("candles", "deleted", "trades", "correction", "resend")
+
+    def __init__(self) -> None:
+        self.candles: dict[tuple[int, int], tuple[Candle, bool]] = {}
+        self.deleted: set[tuple[int, int]] = set()
+        self.trades: list[dict[str, Any]] = []
+        self.correction = False
+        self.resend = False
+
+    def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
+        for s, c, final in candles:
+            # A copy: the state goes on folding into the same object within the batch.
+            self.candles[(s, c.t)] = (copy(c), final)
+            self.deleted.discard((s, c.t))
+
+    def delete(self, buckets: list[tuple[int, int]]) -> None:
+        for b in buckets:
+            self.candles.pop(b, None)
+            self.deleted.add(b)
+
+    def trade(self, trade: TradeEvent) -> None:
+        self.trades.append(public_trade(trade))
+
+    def remove_trade(self, chain_id: int, token: str, cursor: tuple[int, int]) -> None:
+        self.correction = True
+        self.trades.append({"chain_id": chain_id, "token": token, "block_number": cursor[0],
+                            "log_index": cursor[1], "removed": True})
+
+    def encode(self, chain_id: int, token: str, market: dict[str, str],
+               view: Sequence[tuple[int, Candle, bool]] = (), replayed: Sequence[TradeEvent] = ()) -> bytes:
+        """`view` (with `replayed`, the pending trades) is the token's whole current state, sent
+        when a redelivered message says an earlier update may not have arrived."""
+        candles = dict(self.candles)
+        for s, c, final in view:
+            candles[(s, c.t)] = (c, final)
+        by_label: dict[str, list[dict[str, Any]]] = {}
+        for (s, _), (c, final) in sorted(candles.items()):
+            by_label.setdefault(label(s), []).append(public_candle(c, final))
+        gone: dict[str, list[int]] = {}
+        for s, t in sorted(self.deleted - candles.keys()):
+            gone.setdefault(label(s), []).append(t)
+        return orjson.dumps({
+            "chain_id": chain_id,
+            "token": token,
+            "trades": self.trades,
+            "candles": by_label,
+            "deleted": gone,
+            "correction": self.correction,
+            "market": market,
+            "replayed": [public_trade(t) for t in replayed],
+        })
 
 
 def decode_update(payload: bytes) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 committed offsets until it has caught up.
 
 Done means: the raw-log topic's committed offsets reached the end offsets taken at start,
-and the trades and updates topics have no lag. Committed offsets are read *before* the end
+and the updates topic has no lag. Committed offsets are read *before* the end
 offsets of the derived topics: Faust flushes its producer before it commits, so whatever
 the committed raw offsets cover is already in those end offsets, and a lag of 0 then really
 means the last candle was written to Redis (the sink commits only after Redis has it).

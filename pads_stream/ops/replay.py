@@ -1,8 +1,8 @@
 """`replay`: rebuild the table, the changelog and Redis from the raw-log topic.
 
 Steps, each printed as it is done: refuse while the consumer group has members; reset the
-group (raw-log topic to the beginning, the trades and updates topics to their end so what
-the old run derived is not consumed again); delete and recreate the compacted changelog;
+group (raw-log topic to the beginning, the updates topic to its end so what the old run
+derived is not consumed again); delete and recreate the compacted changelog;
 delete the local table state; delete the Redis namespace; run one worker until it has
 caught up with the raw-log end offsets taken at start; print the checksum.
 """
@@ -46,7 +46,7 @@ class Plan:
         return "\n".join([
             f"replay of consumer group {self.group} on {s.kafka_bootstrap_servers} will:",
             f"  1. reset its offsets: {s.raw_log_topic} to the beginning ({self.total} messages to replay), "
-            f"{s.trades_topic} and {s.updates_topic} to their end",
+            f"{s.updates_topic} to its end",
             f"  2. delete and recreate topic {self.changelog} ({s.topic_partitions} partitions, compacted)",
             f"  3. delete the local table state in {', '.join(map(str, local_state_dirs(s.data_dir))) or s.data_dir}",
             f"  4. delete every Redis key {s.redis_prefix}:* on {s.redis_url}",
@@ -69,7 +69,7 @@ async def inspect(s: WorkerSettings) -> Plan:
     async with kafka.admin(s.kafka_bootstrap_servers) as client:
         await refuse_if_active(client, group)
         raw = await kafka.partitions_of(client, [s.raw_log_topic])
-        derived = await kafka.partitions_of(client, [s.trades_topic, s.updates_topic])
+        derived = await kafka.partitions_of(client, [s.updates_topic])
     async with kafka.consumer(s.kafka_bootstrap_servers) as c:
         begin, end = await kafka.offsets(c, raw)
     return Plan(s, group, f"{group}-token-state-changelog", raw, derived, begin, end)
@@ -90,7 +90,7 @@ async def reset_offsets(p: Plan) -> None:
         derived_end = await c.end_offsets(p.derived)
     target = {**{tp: p.begin[tp] for tp in p.raw}, **derived_end}
     await kafka.commit(p.s.kafka_bootstrap_servers, p.group, target)
-    for topic, where in ((p.s.raw_log_topic, "beginning"), (p.s.trades_topic, "end"), (p.s.updates_topic, "end")):
+    for topic, where in ((p.s.raw_log_topic, "beginning"), (p.s.updates_topic, "end")):
         tps = [tp for tp in target if tp.topic == topic]
         was = sum(max(before[tp], 0) for tp in tps)
         now = sum(target[tp] for tp in tps)

@@ -40,12 +40,8 @@ class Outbox:
                 was_correction = bool(prev and prev.get("correction"))
                 self.candles[key] = {"chain_id": chain, "token": token, "interval": interval,
                                      "correction": correction or was_correction, "candle": candle}
-        if update.get("trade"):
-            self.trades.append(update["trade"])
-        gone = update.get("removed_trade")
-        if gone:
-            self.trades.append({"chain_id": chain, "token": token, "block_number": gone[0], "log_index": gone[1],
-                                "removed": True})
+        # New trades, and removed ones as {..., "removed": true}, in chain-event order.
+        self.trades.extend(update.get("trades") or ())
         self._bound()
 
     def requeue(self, candles: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:

@@ -132,7 +132,7 @@ class Deployment:
     def group(self, name: str, namespace: str) -> dict[str, str]:
         """Settings for a second, independent consumer group over the same raw-log topic."""
         return {"APP_ID": f"{self.env['APP_ID']}-{name}", "REDIS_NAMESPACE": namespace,
-                "TRADES_TOPIC": f"{self.name}.{name}.trades", "UPDATES_TOPIC": f"{self.name}.{name}.candle-updates",
+                "UPDATES_TOPIC": f"{self.name}.{name}.candle-updates",
                 "DEAD_LETTER_TOPIC": f"{self.name}.{name}.dead-letters"}
 
     def checksum(self, namespace: str = "pads") -> str:
@@ -167,18 +167,14 @@ class Deployment:
         bootstrap = self.env["KAFKA_BOOTSTRAP_SERVERS"]
         raw = {(orjson.loads(v)["address"], orjson.loads(v)["block_number"], orjson.loads(v)["log_index"])
                for k, v in read_topic(bootstrap, self.env["RAW_LOG_TOPIC"]) if not k or not k.startswith(b"\x00")}
-        trades: dict[str, set[tuple[int, int]]] = {}
-        for k, v in read_topic(bootstrap, group["TRADES_TOPIC"]):
-            if k and not k.startswith(b"\x00"):
-                d = orjson.loads(v)
-                trades.setdefault(d["token"], set()).add((d["block_number"], d["log_index"]))
         pushed: dict[str, set[tuple[int, int]]] = {}
         for _, v in read_topic(bootstrap, group["UPDATES_TOPIC"]):
             d = orjson.loads(v)
-            if d.get("trade"):
-                pushed.setdefault(d["token"], set()).add((d["trade"]["block_number"], d["trade"]["log_index"]))
-        return (f"raw logs: {len(raw)}; trades topic per token: { {t: len(v) for t, v in trades.items()} }; "
-                f"updates with a trade per token: { {t: len(v) for t, v in pushed.items()} }")
+            for t in d.get("trades") or ():
+                if not t.get("removed"):
+                    pushed.setdefault(d["token"], set()).add((t["block_number"], t["log_index"]))
+        return (f"raw logs: {len(raw)}; "
+                f"trades in updates per token: { {t: len(v) for t, v in pushed.items()} }")
 
     def stop_all(self) -> None:
         for p in reversed(self.procs):
@@ -212,7 +208,6 @@ def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, ba
         "BACKEND_SOCKET_TOKEN": BACKEND_TOKEN,
         "APP_ID": f"pads-{name}",
         "RAW_LOG_TOPIC": f"{name}.chain-logs",
-        "TRADES_TOPIC": f"{name}.trades",
         "UPDATES_TOPIC": f"{name}.candle-updates",
         "DEAD_LETTER_TOPIC": f"{name}.dead-letters",
         "BRIDGE_STATE_FILE": str(tmp_path / "bridge-checkpoint.json"),

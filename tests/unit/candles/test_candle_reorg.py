@@ -539,17 +539,3 @@ def test_new_fork_trade_after_a_removed_graduation_is_applied() -> None:
     assert apply_graduated(state, graduation(12, 3)) is True
     assert apply_graduated(state, graduation(12, 3, removed=True)) is True  # block 12 left the chain
     assert apply_trade(state, make_trade(12, 1, T2024 + 24, fork=1), INTERVALS) is not None  # block 12'
-
-
-@pytest.mark.parametrize(("sources", "partitions", "expected"), [
-    ({}, 4, -1),
-    ({"0": 10, "1": 10, "2": 10}, 4, -1),  # partition 3 has not reported: nothing is safe yet
-    ({"0": 10, "1": 12, "2": 9, "3": 11}, 4, 9),
-    ({"0": 7}, 1, 7),
-    ({"0": 5, "1": 5, "9": 1}, 2, 5),  # a source outside the partition count is ignored
-])
-def test_watermark_is_the_lowest_reported_finalized_block(sources: dict[str, int], partitions: int,
-                                                          expected: int) -> None:
-    from pads_stream.candles.state import watermark
-
-    assert watermark(sources, partitions) == expected
