@@ -9,6 +9,7 @@ The pure work is in `candles.batch`; this agent only reads, sends, writes and ac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -65,9 +66,14 @@ async def fold_batch(batch: list[EventT]) -> None:
         log.critical("%s; run `python -m pads_stream replay` to rebuild", reason)
     for i, reason in out.dead:
         await send_dead_letter(batch[i], "candles", reason)
-    # Updates before the table writes: a batch cut short in between is redone on redelivery.
-    for key, value in out.updates:
-        await updates.send(key=key, value=value)
+    # The table is written only once Kafka has the updates: a state that survives an
+    # interruption then implies its updates did, and a redelivered log needs nothing re-sent.
+    sent = [await updates.send(key=key, value=value) for key, value in out.updates]
+    if sent:
+        await asyncio.gather(*sent)
     for partition, key, value in out.writes:
         at(partition)
-        token_state[key] = value
+        if value is None:
+            token_state.pop(key, None)
+        else:
+            token_state[key] = value

@@ -1,5 +1,5 @@
 """Fold a batch of raw-log messages into token states (pure): what the candle agent must send
-and write, in that order.
+and then write.
 
 Each token's state is read and decoded once per batch and encoded once, however many of its
 trades the batch holds, and each token touched gets one update message. Besides one value
@@ -8,9 +8,9 @@ final (from the bridge's head markers) and the tokens that still have pending tr
 rising finalized block settles exactly those.
 
 Idempotency: a token's value records the offset of the last message applied to it, and a
-partition's finalized value that of the last marker. A message at or below it was applied
-before an interruption; its table write may have landed while its update did not, so the
-token's whole current view is sent again (Redis writes are idempotent).
+partition's finalized value that of the last marker; a redelivered message at or below it
+changes nothing. The agent writes the table only after Kafka acknowledged the batch's
+updates, so a state that survived an interruption implies its updates did too.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from ..chain.rawlog import HeadMarker, parse_message
-from ..decode.events import CurveCreatedEvent, GraduatedEvent, Record, TradeEvent, decode_log
+from ..decode.events import CurveCreatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
 from ..mirror.updates import TokenUpdate
 from .codec import decode_state, decode_tokens, encode_state, encode_tokens
@@ -32,7 +33,6 @@ from .state import (
     apply_curve_created,
     apply_graduated,
     apply_trade,
-    current_view,
     remove_trade,
     settle,
 )
@@ -62,7 +62,8 @@ class Outcome:
 
     dead: list[tuple[int, str]] = field(default_factory=list)
     updates: list[tuple[bytes, bytes]] = field(default_factory=list)
-    writes: list[tuple[int, bytes, bytes]] = field(default_factory=list)  # (partition, key, value)
+    # (partition, key, value); None deletes, so an emptied set reads the same as one never made.
+    writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     deep_reorgs: list[str] = field(default_factory=list)
 
 
@@ -76,7 +77,7 @@ class BatchFolder:
         self.partition_of: dict[bytes, int] = {}
         self.pending: dict[int, set[bytes]] = {}
         self.pending_read: dict[int, frozenset[bytes]] = {}
-        self.finals: dict[int, dict[str, object]] = {}
+        self.finals: dict[int, dict[str, Any]] = {}
         self.dirty: set[bytes] = set()
         self.updates: dict[bytes, TokenUpdate] = {}
 
@@ -97,15 +98,17 @@ class BatchFolder:
                 out.deep_reorgs.append(str(exc))
                 out.dead.append((i, f"deep reorg: {exc}"))
         for key, upd in self.updates.items():
-            out.updates.append((key, self._encode(key, upd)))
+            out.updates.append((key, upd.encode(self.chain_id, key.decode(), self.states[key].market)))
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, encode_state(self.states[key])))
-        for p, tokens in sorted(self.pending.items()):
-            if tokens != self.pending_read[p]:
-                out.writes.append((p, pending_key(p), encode_tokens(tokens)))
-        # Written last: a marker cut short is redone in full on redelivery.
+        # After the states: a marker cut short is redone on redelivery. Before the pending
+        # sets: a redone marker must still find the tokens it settled there. A stale pending
+        # set heals itself (see _track_pending and _settle).
         for p, fin in sorted(self.finals.items()):
             out.writes.append((p, finalized_key(p), orjson.dumps(fin, option=orjson.OPT_SORT_KEYS)))
+        for p, tokens in sorted(self.pending.items()):
+            if tokens != self.pending_read[p]:
+                out.writes.append((p, pending_key(p), encode_tokens(tokens) if tokens else None))
         return out
 
     def _state(self, partition: int, key: bytes) -> TokenState:
@@ -136,7 +139,8 @@ class BatchFolder:
                               "logs by token (RawLog.key)")
         state = self._state(m.partition, key)
         if m.offset <= state.offset:
-            self._update(key).resend = True
+            # Applied before an interruption; the pending set, written later, may not have landed.
+            self._track_pending(m.partition, key, state)
             return
         if isinstance(record, TradeEvent):
             if record.ref.removed:
@@ -166,41 +170,32 @@ class BatchFolder:
         self._update(key)  # the market snapshot at least
         state.offset = m.offset
         self.dirty.add(key)
-        pending = self._pending(m.partition)
-        if state.pending and key not in pending:
+        self._track_pending(m.partition, key, state)
+
+    def _track_pending(self, partition: int, key: bytes, state: TokenState) -> None:
+        pending = self._pending(partition)
+        if state.pending:
             pending.add(key)
-        elif not state.pending and key in pending:
+        else:
             pending.discard(key)
 
     def _marker(self, m: Message, marker: HeadMarker) -> None:
         fin = self.finals.get(m.partition)
         if fin is None:
             raw = self.read(m.partition, finalized_key(m.partition))
-            fin = orjson.loads(raw) if raw else {"finalized": -1, "offset": -1, "settled": []}
-        if m.offset <= fin["offset"]:  # type: ignore[operator]
-            for token in fin["settled"]:  # type: ignore[attr-defined]
-                self._state(m.partition, token.encode())
-                self._update(token.encode()).resend = True
+            fin = orjson.loads(raw) if raw else {"finalized": -1, "offset": -1}
+        if m.offset <= fin["offset"]:
             return
-        settled: list[str] = []
-        if marker.finalized_block > fin["finalized"]:  # type: ignore[operator]
-            settled = self._settle(m, marker.finalized_block)
-            fin = {"finalized": marker.finalized_block, "offset": m.offset, "settled": settled}
-        else:
-            fin = {"finalized": fin["finalized"], "offset": m.offset, "settled": []}
-        self.finals[m.partition] = fin
+        if marker.finalized_block > fin["finalized"]:
+            self._settle(m, marker.finalized_block)
+        self.finals[m.partition] = {"finalized": max(marker.finalized_block, fin["finalized"]), "offset": m.offset}
 
-    def _settle(self, m: Message, finalized: int) -> list[str]:
-        """Settle every token of the partition with pending trades; returns those changed."""
+    def _settle(self, m: Message, finalized: int) -> None:
+        """Settle every token of the partition with pending trades."""
         pending = self._pending(m.partition)
-        settled: list[str] = []
         for key in sorted(pending):
             state = self._state(m.partition, key)
-            if state.offset >= m.offset:
-                # Settled by this marker before an interruption: re-send, it may not have arrived.
-                settled.append(key.decode())
-                self._update(key).resend = True
-                continue
+            # A state written after this marker (before an interruption) has nothing to settle.
             before = len(state.pending)
             flipped = settle(state, finalized, self.intervals)
             if flipped:
@@ -208,16 +203,5 @@ class BatchFolder:
             if len(state.pending) != before:
                 state.offset = m.offset
                 self.dirty.add(key)
-                settled.append(key.decode())
             if not state.pending:
                 pending.discard(key)
-        return settled
-
-    def _encode(self, key: bytes, upd: TokenUpdate) -> bytes:
-        state = self.states[key]
-        token = key.decode()
-        if not upd.resend:
-            return upd.encode(self.chain_id, token, state.market)
-        contract = state.meta.get("curve", "")
-        return upd.encode(self.chain_id, token, state.market, view=current_view(state, self.intervals),
-                          replayed=[p.as_trade(self.chain_id, token, contract) for p in state.pending])

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 from ..chain.rawlog import RawLog
 from ..errors import DecodeError
 from .abi import (

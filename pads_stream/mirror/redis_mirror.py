@@ -49,9 +49,6 @@ def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
         markets[market_key(pfx, token)] = dict(u["market"])
         tokens[token] = pfx
         tkey = trades_key(pfx, token)
-        for t in u.get("replayed") or ():
-            trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
-                orjson.dumps(t, option=CANONICAL)
         for t in u.get("trades") or ():
             trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
                 None if t.get("removed") else orjson.dumps(t, option=CANONICAL)

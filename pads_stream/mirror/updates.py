@@ -7,7 +7,6 @@ trades that left the chain, in chain-event order; `correction` says a reorg chan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from copy import copy
 from typing import Any
 
@@ -45,14 +44,13 @@ class TokenUpdate:
     order: a log removed and re-included at the same position must end present.
     """
 
-    __slots__ = ("candles", "deleted", "trades", "correction", "resend")
+    __slots__ = ("candles", "deleted", "trades", "correction")
 
     def __init__(self) -> None:
         self.candles: dict[tuple[int, int], tuple[Candle, bool]] = {}
         self.deleted: set[tuple[int, int]] = set()
         self.trades: list[dict[str, Any]] = []
         self.correction = False
-        self.resend = False
 
     def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
         for s, c, final in candles:
@@ -73,18 +71,12 @@ class TokenUpdate:
         self.trades.append({"chain_id": chain_id, "token": token, "block_number": cursor[0],
                             "log_index": cursor[1], "removed": True})
 
-    def encode(self, chain_id: int, token: str, market: dict[str, str],
-               view: Sequence[tuple[int, Candle, bool]] = (), replayed: Sequence[TradeEvent] = ()) -> bytes:
-        """`view` (with `replayed`, the pending trades) is the token's whole current state, sent
-        when a redelivered message says an earlier update may not have arrived."""
-        candles = dict(self.candles)
-        for s, c, final in view:
-            candles[(s, c.t)] = (c, final)
+    def encode(self, chain_id: int, token: str, market: dict[str, str]) -> bytes:
         by_label: dict[str, list[dict[str, Any]]] = {}
-        for (s, _), (c, final) in sorted(candles.items()):
+        for (s, _), (c, final) in sorted(self.candles.items()):
             by_label.setdefault(label(s), []).append(public_candle(c, final))
         gone: dict[str, list[int]] = {}
-        for s, t in sorted(self.deleted - candles.keys()):
+        for s, t in sorted(self.deleted):
             gone.setdefault(label(s), []).append(t)
         return orjson.dumps({
             "chain_id": chain_id,
@@ -94,7 +86,6 @@ class TokenUpdate:
             "deleted": gone,
             "correction": self.correction,
             "market": market,
-            "replayed": [public_trade(t) for t in replayed],
         })
 
 

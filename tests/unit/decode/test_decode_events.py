@@ -1,5 +1,5 @@
 """ABI decoding of the launchpad events from hand-built logs, cross-checked against eth_abi,
-malformed logs, and the record codec on `pads.trades`."""
+and malformed logs."""
 
 from __future__ import annotations
 
@@ -26,8 +26,6 @@ from pads_stream.decode.events import (
     LogRef,
     TradeEvent,
     decode_log,
-    decode_record,
-    encode_record,
 )
 from pads_stream.errors import DecodeError
 
@@ -302,61 +300,3 @@ def test_words_and_topic_address() -> None:
     assert topic_address(addr_topic(TOKEN)) == TOKEN
     assert topic_address("0x" + "00" * 32) == "0x" + "00" * 20
     assert dynamic_string(string_tail(b"hi"), 0) == "hi"
-
-
-# --------------------------------------------------------------------------- record codec
-
-REF = LogRef(1, CURVE, 2**40, "0x" + "42" * 32, 1_717_171_717, "0x" + "43" * 32, 65_535, False)
-RECORDS = [
-    TradeEvent(TOKEN, TRADER, True, 2**200, 2**65, 2**64 + 1, 10**27, REF),
-    TradeEvent(TOKEN, TRADER, False, 1, 0, 0, 0, LogRef(1, CURVE, 0, "0x00", 0, "0x00", 0, True)),
-    TradeEvent(TOKEN, TRADER, False, 2**256 - 1, 2**256 - 1, 2**256 - 1, 2**256 - 1, REF),
-    CurveCreatedEvent(TOKEN, CURVE, CREATOR, "Pepe \U0001f438", "PEPE", REF),
-    CurveCreatedEvent(TOKEN, CURVE, CREATOR, 'quote " and \\ and \n', "", REF),
-    GraduatedEvent(TOKEN, 85 * 10**18, 2**128 + 7, REF),
-]
-
-
-@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.kind)
-def test_record_round_trip(record: Any) -> None:
-    payload = encode_record(record)
-    back = decode_record(payload)
-    assert back == record
-    assert type(back) is type(record)
-    assert encode_record(back) == payload
-
-
-def test_record_amounts_are_strings_in_json() -> None:
-    d = orjson.loads(encode_record(RECORDS[0]))
-    assert d["kind"] == "trade"
-    assert d["token_amount"] == str(2**200) and d["eth_amount"] == str(2**65)
-    assert d["block_number"] == 2**40 and d["contract"] == CURVE and d["removed"] is False
-    g = orjson.loads(encode_record(RECORDS[-1]))
-    assert g["eth_reserves"] == str(85 * 10**18) and g["token_reserves"] == str(2**128 + 7)
-
-
-def test_decoded_log_round_trips_as_record() -> None:
-    data = two_strings("Pepe \U0001f438".encode(), b"PEPE")
-    for payload in (raw(TRADE_TOPICS, trade_data(1, 2**100, 2**70, 1, 2)), raw(CC_TOPICS, data),
-                    raw([GRADUATED_TOPIC, addr_topic(TOKEN)], word(2**90) + word(3))):
-        ev = decode(payload)
-        assert decode_record(encode_record(ev)) == ev
-
-
-@pytest.mark.parametrize(
-    ("payload", "fragment"),
-    [
-        (b"{nope", "bad record"),
-        (b"[]", "bad record"),
-        (orjson.dumps({"kind": "trade"}), "bad record"),
-        (orjson.dumps({**orjson.loads(encode_record(RECORDS[0])), "token_amount": "12abc"}), "bad record"),
-        (orjson.dumps({k: v for k, v in orjson.loads(encode_record(RECORDS[0])).items() if k != "trader"}),
-         "bad record"),
-        (orjson.dumps({**orjson.loads(encode_record(RECORDS[0])), "kind": "transfer"}),
-         "unknown record kind 'transfer'"),
-    ],
-)
-def test_bad_record_raises_decode_error(payload: bytes, fragment: str) -> None:
-    with pytest.raises(DecodeError) as exc_info:
-        decode_record(payload)
-    assert fragment in str(exc_info.value)

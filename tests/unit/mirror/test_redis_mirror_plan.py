@@ -1,8 +1,10 @@
-"""Batch coalescing of the Redis mirror (pure `plan`), member encoding, keys and update messages."""
+"""Batch coalescing of the Redis mirror (pure `plan`), member encoding, keys, and the update
+message (`TokenUpdate`: what one token's batch says, and its wire format)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -13,12 +15,15 @@ from pads_stream.candles.fold import Candle
 from pads_stream.decode.events import LogRef, TradeEvent
 from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, candle_member, plan
-from pads_stream.mirror.updates import decode_update, encode_update, public_candle, public_trade
+from pads_stream.mirror.updates import TokenUpdate, decode_update, public_candle, public_trade
 
 A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20
 P1 = prefix("pads", 1)
 P2 = prefix("pads", 2)
+
+# A trade op of a TokenUpdate: a TradeEvent is a new trade, a (block, log_index) cursor a removal.
+TradeOp = TradeEvent | tuple[int, int]
 
 
 def candle(t: int, close: str, trades: int = 1) -> Candle:
@@ -32,11 +37,33 @@ def trade(block: int, log_index: int, token: str = A, chain: int = 1) -> TradeEv
     return TradeEvent(token, "0x" + "dd" * 20, True, 3 * 10**18, 10**15, 1, 2, ref)
 
 
-def update(token: str = A, chain: int = 1, market: dict[str, str] | None = None, tr: TradeEvent | None = None,
-           candles: list[tuple[int, Candle, bool]] | None = None, deleted: list[tuple[int, int]] | None = None,
-           correction: bool = False, removed: tuple[int, int] | None = None) -> dict[str, Any]:
+def token_update(token: str = A, chain: int = 1, candles: Sequence[tuple[int, Candle, bool]] = (),
+                 deleted: Sequence[tuple[int, int]] = (), trades: Sequence[TradeOp] = ()) -> TokenUpdate:
+    """Emits `candles`, then deletes `deleted` (so use distinct buckets), then applies `trades` in order."""
+    u = TokenUpdate()
+    u.emit(list(candles))
+    u.delete(list(deleted))
+    for op in trades:
+        if isinstance(op, TradeEvent):
+            u.trade(op)
+        else:
+            u.remove_trade(chain, token, op)
+    return u
+
+
+def wire(u: TokenUpdate, token: str = A, chain: int = 1, market: dict[str, str] | None = None) -> dict[str, Any]:
     """Through the real wire format, as the sink receives it."""
-    return decode_update(encode_update(chain, token, market or {}, tr, candles, deleted, correction, removed))
+    return decode_update(u.encode(chain, token, market or {}))
+
+
+def update(token: str = A, chain: int = 1, market: dict[str, str] | None = None,
+           candles: Sequence[tuple[int, Candle, bool]] = (), deleted: Sequence[tuple[int, int]] = (),
+           trades: Sequence[TradeOp] = ()) -> dict[str, Any]:
+    return wire(token_update(token, chain, candles, deleted, trades), token, chain, market)
+
+
+def removal(block: int, log_index: int, token: str = A, chain: int = 1) -> dict[str, Any]:
+    return {"chain_id": chain, "token": token, "block_number": block, "log_index": log_index, "removed": True}
 
 
 def member(c: Candle, final: bool = False) -> bytes:
@@ -45,6 +72,10 @@ def member(c: Candle, final: bool = False) -> bytes:
 
 def trade_member(tr: TradeEvent) -> bytes:
     return orjson.dumps(public_trade(tr), option=orjson.OPT_SORT_KEYS)
+
+
+def closes(u: dict[str, Any]) -> dict[str, list[tuple[int, str, bool]]]:
+    return {iv: [(c["t"], c["close"], c["final"]) for c in cs] for iv, cs in u["candles"].items()}
 
 
 # --------------------------------------------------------------------------- keys and wire format
@@ -61,29 +92,43 @@ def test_keys() -> None:
 
 
 def test_update_wire_format() -> None:
-    u = update(market={"price": "0.001"}, tr=trade(10, 2),
+    u = update(market={"price": "0.001"}, trades=[trade(10, 2)],
                candles=[(60, candle(120, "0.5"), False), (60, candle(180, "0.6"), True), (14400, candle(0, "2"), True)])
+    assert set(u) == {"chain_id", "token", "trades", "candles", "deleted", "correction", "market"}
     assert set(u["candles"]) == {"1m", "4h"}
     assert u["candles"]["1m"] == [{**candle(120, "0.5").to_public(), "final": False},
                                   {**candle(180, "0.6").to_public(), "final": True}]
     assert u["candles"]["4h"] == [{**candle(0, "2").to_public(), "final": True}]
-    assert u["trade"]["price"] == "0.000333333333333333333333333333333"
-    assert u["trade"]["token_amount"] == str(3 * 10**18)
-    assert u["trade"] == public_trade(trade(10, 2))
-    assert u["deleted"] == {} and u["correction"] is False and u["removed_trade"] is None
+    assert u["trades"] == [public_trade(trade(10, 2))]
+    assert u["trades"][0]["price"] == "0.000333333333333333333333333333333"
+    assert u["trades"][0]["token_amount"] == str(3 * 10**18)
+    assert u["deleted"] == {} and u["correction"] is False
     assert u["market"] == {"price": "0.001"} and u["chain_id"] == 1 and u["token"] == A
     empty = update()
-    assert empty["trade"] is None and empty["candles"] == {} and empty["deleted"] == {}
+    assert empty["trades"] == [] and empty["candles"] == {} and empty["deleted"] == {}
+    assert empty["correction"] is False
 
 
 def test_correction_wire_format() -> None:
     u = update(candles=[(300, candle(0, "1"), False)], deleted=[(60, 120), (60, 180), (300, 300)],
-               correction=True, removed=(19_000_000, 7))
+               trades=[(19_000_000, 7)])
     assert u["deleted"] == {"1m": [120, 180], "5m": [300]}
     assert u["correction"] is True
-    assert u["removed_trade"] == [19_000_000, 7]
-    assert u["trade"] is None
+    assert u["trades"] == [removal(19_000_000, 7)]
     assert u["candles"] == {"5m": [{**candle(0, "1").to_public(), "final": False}]}
+
+
+def test_removal_names_the_chain_and_token_it_was_given() -> None:
+    u = TokenUpdate()
+    u.remove_trade(8453, B, (5, 3))
+    assert wire(u, B, 8453)["trades"] == [removal(5, 3, B, 8453)]
+
+
+def test_candles_and_deleted_buckets_are_sorted_by_interval_and_bucket() -> None:
+    u = update(candles=[(300, candle(300, "4"), False), (60, candle(180, "3"), False), (60, candle(60, "1"), True)],
+               deleted=[(300, 600), (60, 240), (60, 120)])
+    assert closes(u) == {"1m": [(60, "1", True), (180, "3", False)], "5m": [(300, "4", False)]}
+    assert u["deleted"] == {"1m": [120, 240], "5m": [600]}
 
 
 @pytest.mark.parametrize("payload", [b"[]", b"{}", b'{"chain_id": 1}', b"3"])
@@ -99,6 +144,119 @@ def test_candle_member_is_canonical() -> None:
     assert list(orjson.loads(candle_member(shuffled))) == sorted(pub)
     assert orjson.loads(candle_member(pub)) == pub
     assert member(candle(60, "1.5"), True) != member(candle(60, "1.5"), False)
+
+
+# --------------------------------------------------------------------------- TokenUpdate merging
+
+E = "emit"
+X = "delete"
+
+
+@pytest.mark.parametrize(
+    ("ops", "expected", "deleted"),
+    [
+        ([(E, "1", False)], [(120, "1", False)], []),
+        ([(E, "1", False), (E, "2", False)], [(120, "2", False)], []),  # the last version wins
+        ([(E, "1", False), (E, "1", True)], [(120, "1", True)], []),  # ... with its final flag
+        ([(E, "1", True), (E, "2", False)], [(120, "2", False)], []),
+        ([(X,)], [], [120]),
+        ([(E, "1", False), (X,)], [], [120]),  # a reorg emptied the bucket after it was emitted
+        ([(X,), (E, "2", False)], [(120, "2", False)], []),  # the new fork filled it again: not deleted
+        ([(E, "1", False), (X,), (E, "3", True)], [(120, "3", True)], []),
+        ([(X,), (E, "2", False), (X,)], [], [120]),
+        ([(X,), (X,)], [], [120]),
+    ],
+)
+def test_token_update_merges_versions_of_a_bucket(ops: list[tuple[Any, ...]], expected: list[tuple[int, str, bool]],
+                                                  deleted: list[int]) -> None:
+    u = TokenUpdate()
+    u.emit([(60, candle(60, "0"), True), (300, candle(0, "0"), False)])  # other buckets, never touched again
+    for op in ops:
+        if op[0] == E:
+            u.emit([(60, candle(120, op[1]), op[2])])
+        else:
+            u.delete([(60, 120)])
+    msg = wire(u)
+    assert closes(msg) == {"1m": [(60, "0", True), *expected], "5m": [(0, "0", False)]}
+    assert msg["deleted"] == ({"1m": deleted} if deleted else {})
+    assert u.deleted == {(60, t) for t in deleted}  # read by the candle batch, not only by encode
+    assert msg["correction"] is False  # candle deletions alone are not a trade removal
+    candles, _, _, _ = plan([msg])
+    k1 = candles_key(P1, A, "1m")
+    assert candles[(k1, 120)] == (member(candle(120, expected[0][1]), expected[0][2]) if expected else None)
+    assert candles[(k1, 60)] == member(candle(60, "0"), True)
+
+
+def test_delete_only_drops_its_own_interval_and_bucket() -> None:
+    u = token_update(candles=[(60, candle(60, "1"), False), (60, candle(120, "2"), False),
+                              (300, candle(0, "3"), False)], deleted=[(300, 60), (60, 120)])
+    msg = wire(u)
+    assert closes(msg) == {"1m": [(60, "1", False)], "5m": [(0, "3", False)]}
+    assert msg["deleted"] == {"1m": [120], "5m": [60]}
+
+
+ADD = "add"
+REMOVE = "remove"
+
+
+@pytest.mark.parametrize(
+    ("ops", "present"),
+    [
+        ([ADD], True),
+        ([REMOVE], False),
+        ([ADD, REMOVE], False),
+        ([REMOVE, ADD], True),  # removed, then re-included at the same position by the new fork
+        ([ADD, REMOVE, ADD], True),
+        ([REMOVE, ADD, REMOVE], False),
+        ([ADD, ADD], True),
+    ],
+)
+def test_token_update_keeps_trade_order_and_plan_ends_in_the_last_state(ops: list[str], present: bool) -> None:
+    tr = trade(12, 4)
+    msg = update(trades=[tr if op == ADD else (12, 4) for op in ops])
+    assert msg["trades"] == [public_trade(tr) if op == ADD else removal(12, 4) for op in ops]
+    assert msg["correction"] is (REMOVE in ops)
+    _, _, trades, _ = plan([msg])
+    assert trades == {trades_key(P1, A): {trade_score(12, 4): trade_member(tr) if present else None}}
+
+
+def test_token_update_keeps_order_across_trades() -> None:
+    t1, t2, t3 = trade(10, 0), trade(10, 1), trade(11, 0)
+    msg = update(trades=[t1, t2, (10, 1), t3, (10, 0)])
+    assert msg["trades"] == [public_trade(t1), public_trade(t2), removal(10, 1), public_trade(t3), removal(10, 0)]
+    _, _, trades, _ = plan([msg])
+    assert trades == {trades_key(P1, A): {trade_score(10, 0): None, trade_score(10, 1): None,
+                                          trade_score(11, 0): trade_member(t3)}}
+
+
+@pytest.mark.parametrize(
+    ("candles", "deleted", "trades", "correction"),
+    [
+        ([], [], [], False),
+        ([(60, candle(60, "1"), False)], [], [], False),
+        ([], [(60, 60)], [], False),
+        ([], [], [trade(1, 0)], False),
+        ([], [], [(1, 0)], True),
+        ([], [], [(1, 0), trade(1, 0)], True),  # stays set after the trade came back
+        ([(60, candle(60, "1"), False)], [(60, 120)], [trade(1, 0), (1, 0)], True),
+    ],
+)
+def test_correction_only_when_a_trade_was_removed(candles: list[Any], deleted: list[tuple[int, int]],
+                                                 trades: list[TradeOp], correction: bool) -> None:
+    assert update(candles=candles, deleted=deleted, trades=trades)["correction"] is correction
+
+
+def test_emitted_candles_are_copies() -> None:
+    """The candle state goes on folding trades into the same object within the batch."""
+    c = candle(60, "1")
+    u = TokenUpdate()
+    u.emit([(60, c, False)])
+    c.add(Decimal("5"), False, 1, 1)
+    c.close = Decimal("6")
+    assert wire(u)["candles"] == {"1m": [public_candle(candle(60, "1"), False)]}
+    u.emit([(60, c, True)])  # emitting it again records the new version
+    assert closes(wire(u)) == {"1m": [(60, "6", True)]}
+    assert wire(u)["candles"]["1m"][0]["trades"] == 2
 
 
 # --------------------------------------------------------------------------- candles
@@ -142,7 +300,7 @@ D = "delete"
     [
         ([W], "1"),
         ([D], None),
-        ([W, D], None),  # a reorg emptied the bucket after it was written in the same batch
+        ([W, D], None),  # a reorg emptied the bucket after it was written in an earlier message
         ([D, W], "2"),  # the new fork filled it again
         ([W, D, W], "3"),
         ([D, W, D], None),
@@ -156,7 +314,7 @@ def test_deletes_and_writes_of_one_bucket_apply_in_batch_order(ops: list[str], e
         if op == W:
             batch.append(update(candles=[(60, candle(120, str(i)), False), (300, candle(0, str(i)), False)]))
         else:
-            batch.append(update(candles=[(300, candle(0, str(i)), False)], deleted=[(60, 120)], correction=True))
+            batch.append(update(candles=[(300, candle(0, str(i)), False)], deleted=[(60, 120)]))
     candles, _, _, _ = plan(batch)
     k1, k5 = candles_key(P1, A, "1m"), candles_key(P1, A, "5m")
     assert set(candles) == {(k1, 120), (k5, 0)}
@@ -170,7 +328,7 @@ def test_delete_only_touches_its_own_key_and_bucket() -> None:
         update(candles=[(60, candle(60, "1"), False), (60, candle(120, "1"), False)]),
         update(B, candles=[(60, candle(120, "1"), False)]),
         update(A, 2, candles=[(60, candle(120, "1"), False)]),
-        update(deleted=[(60, 120)], correction=True),
+        update(deleted=[(60, 120)]),
     ]
     candles, _, _, _ = plan(batch)
     assert candles[(candles_key(P1, A, "1m"), 120)] is None
@@ -180,9 +338,11 @@ def test_delete_only_touches_its_own_key_and_bucket() -> None:
 
 
 def test_within_one_update_its_candles_win_over_its_deletions() -> None:
-    """Deletions of an update are applied before its candles (the candle agent never emits both for
-    one bucket, but if it did the written candle is the newer truth)."""
-    candles, _, _, _ = plan([update(candles=[(60, candle(60, "5"), False)], deleted=[(60, 60)], correction=True)])
+    """Deletions of a message are applied before its candles. TokenUpdate never lists a bucket
+    under both, but if a message did, the written candle is the newer truth."""
+    msg = update(candles=[(60, candle(60, "5"), False)])
+    msg["deleted"] = {"1m": [60]}
+    candles, _, _, _ = plan([msg])
     assert candles == {(candles_key(P1, A, "1m"), 60): member(candle(60, "5"))}
 
 
@@ -200,14 +360,15 @@ def test_tokens_and_chains_do_not_mix() -> None:
 
 
 def test_namespace_prefixes_every_key() -> None:
-    batch = [update(A, 8453, market={"price": "1"}, tr=trade(5, 1, chain=8453),
-                    candles=[(60, candle(60, "1"), False)], deleted=[(60, 120)], correction=True),
-             update(A, 8453, removed=(5, 0), correction=True)]
+    batch = [update(A, 8453, market={"price": "1"}, trades=[trade(5, 1, chain=8453)],
+                    candles=[(60, candle(60, "1"), False)], deleted=[(60, 120)]),
+             update(A, 8453, trades=[(5, 0)])]
     candles, markets, trades, tokens = plan(batch, "replay")
     p = prefix("replay", 8453)
     assert p == "replay:8453"
     assert set(candles) == {(candles_key(p, A, "1m"), 60), (candles_key(p, A, "1m"), 120)}
     assert set(markets) == {market_key(p, A)} and set(trades) == {trades_key(p, A)} and tokens == {A: p}
+    assert set(trades[trades_key(p, A)]) == {trade_score(5, 1), trade_score(5, 0)}
     keys = [k for k, _ in candles] + list(markets) + list(trades) + [tokens_key(v) for v in tokens.values()]
     assert all(k.startswith("replay:8453:") for k in keys), keys
     default = plan(batch)
@@ -246,43 +407,44 @@ def test_market_is_a_copy_of_the_update() -> None:
 
 def test_trades_are_deduplicated_and_scored_by_chain_position() -> None:
     t1, t2 = trade(10, 3), trade(11, 0)
-    batch = [update(tr=t1), update(tr=t2), update(tr=t1), update()]
+    batch = [update(trades=[t1]), update(trades=[t2]), update(trades=[t1]), update()]
     _, _, trades, _ = plan(batch)
     assert trades == {trades_key(P1, A): {trade_score(10, 3): trade_member(t1), trade_score(11, 0): trade_member(t2)}}
 
 
 def test_removed_trade_deletes_the_trade_at_its_score() -> None:
     t1, t2 = trade(10, 3), trade(11, 0)
-    batch = [update(tr=t1), update(tr=t2), update(removed=(11, 0), correction=True)]
+    batch = [update(trades=[t1]), update(trades=[t2]), update(trades=[(11, 0)])]
     _, _, trades, _ = plan(batch)
     assert trades == {trades_key(P1, A): {trade_score(10, 3): trade_member(t1), trade_score(11, 0): None}}
 
 
 def test_removal_of_a_trade_not_in_the_batch_is_still_planned() -> None:
     """The trade may be in Redis from an earlier batch: the delete must reach Redis."""
-    _, _, trades, _ = plan([update(removed=(7, 2), correction=True)])
+    _, _, trades, _ = plan([update(trades=[(7, 2)])])
     assert trades == {trades_key(P1, A): {trade_score(7, 2): None}}
 
 
 @pytest.mark.parametrize(
     ("ops", "expected"),
     [
-        (["add", "remove"], None),
-        (["remove", "add"], "add"),
-        (["add", "remove", "add"], "add"),
-        (["remove", "add", "remove"], None),
+        ([ADD, REMOVE], None),
+        ([REMOVE, ADD], ADD),
+        ([ADD, REMOVE, ADD], ADD),
+        ([REMOVE, ADD, REMOVE], None),
     ],
 )
 def test_trade_adds_and_removals_apply_in_batch_order(ops: list[str], expected: str | None) -> None:
+    """The same across messages of a batch as within one message."""
     tr = trade(12, 4)
-    batch = [update(tr=tr) if op == "add" else update(removed=(12, 4), correction=True) for op in ops]
+    batch = [update(trades=[tr]) if op == ADD else update(trades=[(12, 4)]) for op in ops]
     _, _, trades, _ = plan(batch)
     assert trades == {trades_key(P1, A): {trade_score(12, 4): trade_member(tr) if expected else None}}
 
 
 def test_removed_trade_only_touches_its_own_token_and_chain() -> None:
     ta, tb, tc = trade(10, 0), trade(10, 0, B), trade(10, 0, chain=2)
-    batch = [update(tr=ta), update(B, tr=tb), update(A, 2, tr=tc), update(removed=(10, 0), correction=True)]
+    batch = [update(trades=[ta]), update(B, trades=[tb]), update(A, 2, trades=[tc]), update(trades=[(10, 0)])]
     _, _, trades, _ = plan(batch)
     assert trades == {trades_key(P1, A): {trade_score(10, 0): None},
                       trades_key(P1, B): {trade_score(10, 0): trade_member(tb)},
@@ -298,13 +460,14 @@ def test_empty_batch_and_update_without_trade() -> None:
 
 
 def test_plan_is_idempotent_over_a_repeated_batch() -> None:
-    batch = [update(market={"price": str(i)}, tr=trade(i, 0),
+    batch = [update(market={"price": str(i)}, trades=[trade(i, 0)],
                      candles=[(60, candle(60 * (i // 3), str(i)), i % 2 == 0)]) for i in range(1, 10)]
-    batch += [update(market={"price": "8"}, deleted=[(60, 180)], removed=(9, 0), correction=True)]
+    batch += [update(market={"price": "8"}, deleted=[(60, 180)], trades=[(9, 0)])]
     once = plan(batch)
     assert plan(batch + batch) == once
     assert once[0][(candles_key(P1, A, "1m"), 180)] is None
     assert once[2][trades_key(P1, A)][trade_score(9, 0)] is None
+    assert once[2][trades_key(P1, A)][trade_score(8, 0)] == trade_member(trade(8, 0))
 
 
 # --------------------------------------------------------------------------- RedisMirror.write commands
@@ -348,8 +511,8 @@ def written(batch: list[dict[str, Any]], namespace: str = "pads") -> list[tuple[
 
 def test_write_deletes_without_adding_and_replaces_markets() -> None:
     t1 = trade(10, 0)
-    batch = [update(market={"price": "1", "graduated": "1"}, tr=t1, candles=[(60, candle(60, "1"), False)]),
-             update(market={"price": "1"}, deleted=[(60, 60)], removed=(10, 0), correction=True)]
+    batch = [update(market={"price": "1", "graduated": "1"}, trades=[t1], candles=[(60, candle(60, "1"), False)]),
+             update(market={"price": "1"}, deleted=[(60, 60)], trades=[(10, 0)])]
     ck, mk, tk = candles_key(P1, A, "1m"), market_key(P1, A), trades_key(P1, A)
     assert written(batch) == [
         ("zremrangebyscore", ck, 60, 60),
@@ -363,7 +526,7 @@ def test_write_deletes_without_adding_and_replaces_markets() -> None:
 
 def test_write_replaces_bucket_and_trade_members_in_the_namespace() -> None:
     t1 = trade(10, 0)
-    batch = [update(market={}, tr=t1, candles=[(60, candle(60, "1"), True)])]
+    batch = [update(market={}, trades=[t1], candles=[(60, candle(60, "1"), True)])]
     p = prefix("shadow", 1)
     ck, mk, tk = candles_key(p, A, "1m"), market_key(p, A), trades_key(p, A)
     s = trade_score(10, 0)
@@ -374,4 +537,18 @@ def test_write_replaces_bucket_and_trade_members_in_the_namespace() -> None:
         ("zremrangebyrank", tk, 0, -RECENT_TRADES - 1),
         ("sadd", tokens_key(p), A),
         ("execute",),
+    ]
+
+
+def test_write_of_a_trade_removed_and_re_added_in_one_message_ends_present() -> None:
+    t1 = trade(10, 0)
+    tk, s = trades_key(P1, A), trade_score(10, 0)
+    log = written([update(trades=[(10, 0), t1])])
+    assert [e for e in log if e[1:2] == (tk,)] == [
+        ("zremrangebyscore", tk, s, s), ("zadd", tk, {trade_member(t1): s}),
+        ("zremrangebyrank", tk, 0, -RECENT_TRADES - 1),
+    ]
+    log = written([update(trades=[t1, (10, 0)])])
+    assert [e for e in log if e[1:2] == (tk,)] == [
+        ("zremrangebyscore", tk, s, s), ("zremrangebyrank", tk, 0, -RECENT_TRADES - 1),
     ]

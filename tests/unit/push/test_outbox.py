@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from pads_stream.candles.fold import Candle
+from pads_stream.decode.events import LogRef, TradeEvent
+from pads_stream.mirror.updates import TokenUpdate, decode_update, public_candle, public_trade
 from pads_stream.push.outbox import Outbox
 
 A = "0x" + "aa" * 20
@@ -17,11 +21,16 @@ def c(t: int, close: str = "1", final: bool = False) -> dict[str, Any]:
 
 
 def upd(token: str = A, candles: dict[str, list[dict[str, Any]]] | None = None,
-        trade: dict[str, Any] | None = None, chain: int = 1, deleted: dict[str, list[int]] | None = None,
-        correction: bool = False, removed: list[int] | None = None) -> dict[str, Any]:
-    """The decoded wire format of `encode_update`."""
-    return {"chain_id": chain, "token": token, "trade": trade, "removed_trade": removed, "candles": candles or {},
+        trades: list[dict[str, Any]] | None = None, chain: int = 1, deleted: dict[str, list[int]] | None = None,
+        correction: bool = False) -> dict[str, Any]:
+    """The decoded wire format of `TokenUpdate.encode`."""
+    return {"chain_id": chain, "token": token, "trades": trades or [], "candles": candles or {},
             "deleted": deleted or {}, "correction": correction, "market": {}}
+
+
+def removal(block: int, log_index: int, token: str = A, chain: int = 1) -> dict[str, Any]:
+    """A trade that left the chain, as `TokenUpdate.remove_trade` lists it under `trades`."""
+    return {"chain_id": chain, "token": token, "block_number": block, "log_index": log_index, "removed": True}
 
 
 def keys(msgs: list[dict[str, Any]]) -> list[tuple[str, str, int, str]]:
@@ -36,7 +45,7 @@ def flags(msgs: list[dict[str, Any]]) -> list[tuple[str, int, bool, bool]]:
 
 def test_message_shape_and_drain_empties() -> None:
     box = Outbox(10)
-    box.add_update(upd(candles={"1m": [c(60)]}, trade={"n": 1}, chain=8453))
+    box.add_update(upd(candles={"1m": [c(60)]}, trades=[{"n": 1}], chain=8453))
     assert len(box) == 2
     candles, trades = box.drain()
     assert candles == [{"chain_id": 8453, "token": A, "interval": "1m", "correction": False, "candle": c(60)}]
@@ -45,10 +54,19 @@ def test_message_shape_and_drain_empties() -> None:
     assert box.dropped == 0
 
 
-def test_update_without_the_new_optional_fields_is_accepted() -> None:
+def test_update_without_the_optional_fields_is_accepted() -> None:
     box = Outbox(10)
-    box.add_update({"chain_id": 1, "token": A, "candles": {"1m": [c(60)]}, "trade": None, "market": {}})
+    box.add_update({"chain_id": 1, "token": A, "candles": {"1m": [c(60)]}, "market": {}})
     assert flags(box.drain()[0]) == [("1m", 60, False, False)]
+    assert len(box) == 0
+
+
+def test_all_trades_of_an_update_are_queued_in_order() -> None:
+    box = Outbox(10)
+    box.add_update(upd(trades=[{"n": 1}, removal(5, 0), {"n": 2}]))
+    box.add_update(upd(B, trades=[{"n": 3}]))
+    assert len(box) == 4
+    assert box.drain() == ([], [{"n": 1}, removal(5, 0), {"n": 2}, {"n": 3}])
 
 
 def test_several_candles_of_one_interval_are_all_queued_in_order() -> None:
@@ -81,7 +99,7 @@ def test_final_version_replaces_the_unsent_open_one() -> None:
 def test_trades_are_never_coalesced() -> None:
     box = Outbox(100)
     for i in range(5):
-        box.add_update(upd(candles={"1m": [c(60, str(i))]}, trade={"n": i}))
+        box.add_update(upd(candles={"1m": [c(60, str(i))]}, trades=[{"n": i}]))
     candles, trades = box.drain()
     assert len(candles) == 1 and candles[0]["candle"]["close"] == "4"
     assert trades == [{"n": i} for i in range(5)]
@@ -127,7 +145,7 @@ def test_candle_after_a_deletion_replaces_it_and_stays_a_correction() -> None:
     version, so the new one must be sent as a correction, and not as deleted."""
     box = Outbox(100)
     box.add_update(upd(deleted={"1m": [120]}, correction=True))
-    box.add_update(upd(candles={"1m": [c(120, "5")]}, trade={"n": 1}))
+    box.add_update(upd(candles={"1m": [c(120, "5")]}, trades=[{"n": 1}]))
     candles, _ = box.drain()
     assert candles == [{"chain_id": 1, "token": A, "interval": "1m", "correction": True, "candle": c(120, "5")}]
     assert "deleted" not in candles[0]
@@ -166,8 +184,8 @@ def test_correction_flag_does_not_leak_to_other_buckets() -> None:
 
 def test_removed_trade_is_pushed_as_a_trade_event() -> None:
     box = Outbox(100)
-    box.add_update(upd(trade={"n": 1}, chain=8453))
-    box.add_update(upd(removed=[19_000_000, 7], correction=True, chain=8453))
+    box.add_update(upd(trades=[{"n": 1}], chain=8453))
+    box.add_update(upd(trades=[removal(19_000_000, 7, chain=8453)], correction=True, chain=8453))
     candles, trades = box.drain()
     assert candles == []
     assert trades == [{"n": 1}, {"chain_id": 8453, "token": A, "block_number": 19_000_000, "log_index": 7,
@@ -176,12 +194,39 @@ def test_removed_trade_is_pushed_as_a_trade_event() -> None:
 
 def test_removal_and_new_trade_keep_their_order() -> None:
     box = Outbox(100)
-    box.add_update(upd(removed=[10, 0], correction=True))
-    box.add_update(upd(trade={"block_number": 10, "log_index": 0}))
-    box.add_update(upd(B, removed=[11, 3], correction=True))
+    box.add_update(upd(trades=[removal(10, 0), {"block_number": 10, "log_index": 0}], correction=True))
+    box.add_update(upd(B, trades=[removal(11, 3, B)], correction=True))
+    box.add_update(upd(trades=[{"block_number": 12, "log_index": 1}, removal(12, 1)], correction=True))
     _, trades = box.drain()
-    assert [(t["token"] if "token" in t else None, t.get("removed", False)) for t in trades] == [
-        (A, True), (None, False), (B, True)]
+    assert [(t["block_number"], t.get("removed", False)) for t in trades] == [
+        (10, True), (10, False), (11, True), (12, False), (12, True)]
+
+
+def _trade(block: int, log_index: int) -> TradeEvent:
+    ref = LogRef(8453, "0x" + "cc" * 20, block, "0x" + "11" * 32, 1_700_000_000, "0x" + "22" * 32, log_index, False)
+    return TradeEvent(A, "0x" + "dd" * 20, False, 10**18, 10**15, 1, 2, ref)
+
+
+def test_a_real_token_update_is_pushed_as_encoded() -> None:
+    """Through TokenUpdate and the wire format: a removal then re-inclusion at the same position,
+    a deleted bucket and an emitted candle."""
+    tr = _trade(19_000_000, 7)
+    candle = Candle.first(60, Decimal("0.001"), False, 10**18, 10**15)
+    u = TokenUpdate()
+    u.remove_trade(8453, A, (19_000_000, 7))
+    u.trade(tr)
+    u.emit([(60, candle, False)])
+    u.delete([(60, 120)])
+    box = Outbox(100)
+    box.add_update(decode_update(u.encode(8453, A, {})))
+    candles, trades = box.drain()
+    assert trades == [{"chain_id": 8453, "token": A, "block_number": 19_000_000, "log_index": 7, "removed": True},
+                      public_trade(tr)]
+    assert candles == [
+        {"chain_id": 8453, "token": A, "interval": "1m", "correction": True, "deleted": True,
+         "candle": {"t": 120, "trades": 0}},
+        {"chain_id": 8453, "token": A, "interval": "1m", "correction": True, "candle": public_candle(candle, False)},
+    ]
 
 
 def test_requeued_correction_keeps_its_flag_over_a_newer_plain_version() -> None:
@@ -212,7 +257,7 @@ def test_requeued_deletion_is_superseded_by_a_newer_version() -> None:
 def test_trade_overflow_drops_oldest_and_counts(max_items: int, n_trades: int, kept: list[int], dropped: int) -> None:
     box = Outbox(max_items)
     for i in range(n_trades):
-        box.add_update(upd(trade={"n": i}))
+        box.add_update(upd(trades=[{"n": i}]))
     assert len(box) == len(kept)
     assert box.dropped_trades == dropped and box.dropped_candles == 0 and box.dropped == dropped
     assert box.drain()[1] == [{"n": i} for i in kept]
@@ -228,8 +273,8 @@ def test_candle_overflow_drops_oldest_candles() -> None:
 
 def test_trades_are_dropped_before_candles() -> None:
     box = Outbox(3)
-    box.add_update(upd(trade={"n": 0}))
-    box.add_update(upd(trade={"n": 1}))
+    box.add_update(upd(trades=[{"n": 0}]))
+    box.add_update(upd(trades=[{"n": 1}]))
     box.add_update(upd(candles={"1m": [c(60)], "5m": [c(0)]}))
     assert len(box) == 3 and box.dropped_trades == 1
     box.add_update(upd(candles={"15m": [c(0)], "1h": [c(0)]}))
@@ -240,8 +285,8 @@ def test_trades_are_dropped_before_candles() -> None:
 
 def test_deletions_and_removals_count_against_the_bound() -> None:
     box = Outbox(3)
-    box.add_update(upd(trade={"n": 0}))
-    box.add_update(upd(removed=[1, 0], correction=True))
+    box.add_update(upd(trades=[{"n": 0}]))
+    box.add_update(upd(trades=[removal(1, 0)], correction=True))
     box.add_update(upd(deleted={"1m": [0, 60]}, correction=True))
     assert len(box) == 3 and box.dropped_trades == 1 and box.dropped_candles == 0
     box.add_update(upd(deleted={"5m": [0, 300]}, correction=True))
@@ -253,9 +298,9 @@ def test_deletions_and_removals_count_against_the_bound() -> None:
 def test_bound_holds_after_every_add() -> None:
     box = Outbox(5)
     for i in range(50):
-        box.add_update(upd(candles={"1m": [c(60 * (i // 2))], "1h": [c(0)]}, trade={"n": i},
-                           deleted={"5m": [300 * i]} if i % 3 == 0 else None, removed=[i, 0] if i % 4 == 0 else None,
-                           correction=i % 3 == 0))
+        box.add_update(upd(candles={"1m": [c(60 * (i // 2))], "1h": [c(0)]},
+                           deleted={"5m": [300 * i]} if i % 3 == 0 else None,
+                           trades=[{"n": i}, removal(i, 0)] if i % 4 == 0 else [{"n": i}], correction=i % 3 == 0))
         assert len(box) <= 5
     assert box.dropped == box.dropped_trades + box.dropped_candles > 0
 
@@ -264,10 +309,10 @@ def test_bound_holds_after_every_add() -> None:
 
 def test_requeue_puts_unsent_back_in_front_in_original_order() -> None:
     box = Outbox(100)
-    box.add_update(upd(candles={"1m": [c(60, "1")], "5m": [c(0, "1")]}, trade={"n": 1}))
-    box.add_update(upd(B, candles={"1m": [c(60, "1")]}, trade={"n": 2}))
+    box.add_update(upd(candles={"1m": [c(60, "1")], "5m": [c(0, "1")]}, trades=[{"n": 1}]))
+    box.add_update(upd(B, candles={"1m": [c(60, "1")]}, trades=[{"n": 2}]))
     sent_candles, sent_trades = box.drain()
-    box.add_update(upd(candles={"1m": [c(120, "2")]}, trade={"n": 3}))
+    box.add_update(upd(candles={"1m": [c(120, "2")]}, trades=[{"n": 3}]))
     box.requeue(sent_candles, sent_trades)
     candles, trades = box.drain()
     assert keys(candles) == [(A, "1m", 60, "1"), (A, "5m", 0, "1"), (B, "1m", 60, "1"), (A, "1m", 120, "2")]
@@ -276,7 +321,8 @@ def test_requeue_puts_unsent_back_in_front_in_original_order() -> None:
 
 def test_requeue_keeps_corrections_and_deletions_as_they_were() -> None:
     box = Outbox(100)
-    box.add_update(upd(candles={"5m": [c(0, "1")]}, deleted={"1m": [60]}, correction=True, removed=[3, 1]))
+    box.add_update(upd(candles={"5m": [c(0, "1")]}, deleted={"1m": [60]}, correction=True,
+                       trades=[{"n": 1}, removal(3, 1)]))
     sent = box.drain()
     box.requeue(*sent)
     assert box.drain() == sent
@@ -294,11 +340,11 @@ def test_requeue_never_overwrites_a_newer_version() -> None:
 
 def test_requeue_respects_the_bound_dropping_oldest_first() -> None:
     box = Outbox(3)
-    box.add_update(upd(trade={"n": 0}))
-    box.add_update(upd(trade={"n": 1}))
+    box.add_update(upd(trades=[{"n": 0}]))
+    box.add_update(upd(trades=[{"n": 1}]))
     sent = box.drain()
-    box.add_update(upd(trade={"n": 2}))
-    box.add_update(upd(trade={"n": 3}))
+    box.add_update(upd(trades=[{"n": 2}]))
+    box.add_update(upd(trades=[{"n": 3}]))
     box.requeue(*sent)
     assert box.dropped_trades == 1
     assert box.drain()[1] == [{"n": 1}, {"n": 2}, {"n": 3}]

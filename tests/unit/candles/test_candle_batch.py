@@ -1,0 +1,232 @@
+"""BatchFolder: folding in batches of any size, with interruptions and redeliveries, ends in
+the same table and the same Redis state as folding one message at a time."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+
+from benchmarks.workload import Workload, messages, token_of
+from pads_stream.candles.batch import BatchFolder, Message, finalized_key, pending_key
+from pads_stream.candles.codec import decode_state, decode_tokens
+from pads_stream.candles.intervals import parse_intervals
+from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
+from pads_stream.mirror.redis_mirror import plan
+from pads_stream.mirror.updates import decode_update
+
+INTERVALS = parse_intervals("1m,5m,15m,1h,4h,1d")
+CHAIN = 31337
+PARTITIONS = 3
+REORG_FROM = 60
+
+
+def partitioned(pairs: list[tuple[bytes, bytes]]) -> dict[int, list[Message]]:
+    """As the bridge publishes: logs by key, markers to every partition."""
+    logs: dict[int, list[Message]] = {p: [] for p in range(PARTITIONS)}
+    for key, value in pairs:
+        targets = range(PARTITIONS) if key == MARKER_KEY else [zlib.crc32(key) % PARTITIONS]
+        for p in targets:
+            logs[p].append(Message(p, len(logs[p]), key, value))
+    return logs
+
+
+def with_reorg(pairs: list[tuple[bytes, bytes]], depth_from: int) -> list[tuple[bytes, bytes]]:
+    """Append removals (newest first) of every trade log at or above block `depth_from`."""
+    gone = []
+    for key, value in pairs:
+        if key != MARKER_KEY and b'"kind"' not in value[:40]:
+            lg = parse_raw_log(value)
+            if lg.block_number >= depth_from and lg.address != "0x" + "fa" * 20:
+                gone.append((key, replace(lg, removed=True).encode()))
+    return pairs + gone[::-1]
+
+
+class World:
+    """A table, a Redis and committed offsets, fed by the folder in batches."""
+
+    def __init__(self) -> None:
+        self.table: dict[tuple[int, bytes], bytes] = {}
+        self.candles: dict[tuple[str, int], bytes] = {}
+        self.markets: dict[str, dict[str, str]] = {}
+        self.trades: dict[tuple[str, int], bytes] = {}
+        self.committed: dict[int, int] = {p: 0 for p in range(PARTITIONS)}
+        self.dead: list[str] = []
+
+    def fold(self, batch: list[Message], landed: random.Random | None = None) -> None:
+        """With `landed`, the process dies during the batch and nothing is acked: either while
+        the updates were in flight (some arrived, no table write was made), or after Kafka had
+        them all, while the table writes were in flight (each partition's changelog kept a
+        prefix of its writes: a producer sends a partition's records in order)."""
+        folder = BatchFolder(lambda p, k: self.table.get((p, k)), CHAIN, INTERVALS)
+        out = folder.run(batch)
+        self.dead += [reason for _, reason in out.dead]
+        updates, writes = out.updates, out.writes
+        if landed is not None:
+            if landed.random() < 0.5:
+                updates, writes = [u for u in updates if landed.random() < 0.5], []
+            budget = {p: landed.randint(0, len(writes)) for p in range(PARTITIONS)}
+            kept = []
+            for w in writes:
+                budget[w[0]] -= 1
+                if budget[w[0]] >= 0:
+                    kept.append(w)
+            writes = kept
+        self.redis([decode_update(v) for _, v in updates])
+        for p, key, value in writes:
+            if value is None:
+                self.table.pop((p, key), None)
+            else:
+                self.table[(p, key)] = value
+        if landed is None:
+            for m in batch:
+                self.committed[m.partition] = max(self.committed[m.partition], m.offset + 1)
+
+    def redis(self, updates: list[dict[str, Any]]) -> None:
+        candles, markets, trades, _ = plan(updates)
+        for k, member in candles.items():
+            if member is None:
+                self.candles.pop(k, None)
+            else:
+                self.candles[k] = member
+        self.markets.update(markets)
+        for key, by_score in trades.items():
+            for score, member in by_score.items():
+                if member is None:
+                    self.trades.pop((key, score), None)
+                else:
+                    self.trades[(key, score)] = member
+
+    def state(self) -> tuple[Any, ...]:
+        return (sorted(self.table.items()), sorted(self.candles.items()), sorted(self.markets.items()),
+                sorted(self.trades.items()))
+
+
+
+
+def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: int = 0) -> World:
+    """Interleave partitions like a consumer; every `crash_every`-th batch lands only part of
+    its writes and is not acked, then delivery restarts from the committed offsets."""
+    rng = random.Random(seed)
+    world = World()
+    n = 0
+    while any(world.committed[p] < len(ms) for p, ms in logs.items()):
+        cursor = dict(world.committed)
+        while True:
+            batch: list[Message] = []
+            while len(batch) < size:
+                live = [p for p in logs if cursor[p] < len(logs[p])]
+                if not live:
+                    break
+                p = rng.choice(live)
+                take = min(rng.randint(1, size), len(logs[p]) - cursor[p], size - len(batch))
+                batch += logs[p][cursor[p]:cursor[p] + take]
+                cursor[p] += take
+            if not batch:
+                break
+            n += 1
+            if crash_every and n % crash_every == 0:
+                world.fold(batch, landed=rng)
+                break  # redelivered from the committed offsets
+            world.fold(batch)
+    return world
+
+
+@pytest.fixture(scope="module")
+def history() -> dict[int, list[Message]]:
+    # 10 logs a block: about 65 blocks over two minutes, so some 1m candles become final.
+    pairs = list(messages(Workload(trades=600, tokens=7, logs_per_block=10, finality_depth=3)))
+    return partitioned(with_reorg(pairs, depth_from=REORG_FROM))
+
+
+@pytest.fixture(scope="module")
+def one_by_one(history: dict[int, list[Message]]) -> World:
+    world = run(history, size=1)
+    assert not world.dead
+    return world
+
+
+@pytest.mark.parametrize("size", [2, 7, 64, 5000])
+def test_any_batch_size_ends_in_the_same_state_as_one_at_a_time(history: dict[int, list[Message]],
+                                                                  one_by_one: World, size: int) -> None:
+    assert run(history, size, seed=size).state() == one_by_one.state()
+
+
+@pytest.mark.parametrize(("size", "crash_every"), [(1, 3), (7, 2), (64, 3), (200, 2)])
+def test_interrupted_batches_redelivered_end_in_the_same_state(history: dict[int, list[Message]],
+                                                                 one_by_one: World, size: int,
+                                                                 crash_every: int) -> None:
+    assert run(history, size, seed=size, crash_every=crash_every).state() == one_by_one.state()
+
+
+def test_the_reorg_removed_trades_and_flags_settled(one_by_one: World) -> None:
+    blocks = {orjson.loads(m)["block_number"] for m in one_by_one.trades.values()}
+    assert blocks and max(blocks) == REORG_FROM - 1  # every trade from REORG_FROM on was removed
+    finals = [orjson.loads(m)["final"] for m in one_by_one.candles.values()]
+    assert any(finals) and not all(finals)  # the last blocks are not final yet
+    fins = [orjson.loads(v) for (p, k), v in one_by_one.table.items() if k == finalized_key(p)]
+    assert len(fins) == PARTITIONS and all(f["finalized"] > 0 for f in fins)
+
+
+def test_pending_sets_list_exactly_the_tokens_with_pending_trades(one_by_one: World) -> None:
+    for p in range(PARTITIONS):
+        listed = decode_tokens(one_by_one.table.get((p, pending_key(p))))
+        holding = {k for (q, k), v in one_by_one.table.items()
+                   if q == p and k[:1] != b"\x00" and decode_state(v).pending}
+        assert listed == holding
+
+
+def message(partition: int, offset: int, key: bytes, value: bytes) -> Message:
+    return Message(partition, offset, key, value)
+
+
+def test_a_hot_token_is_decoded_and_encoded_once_per_batch() -> None:
+    pairs = [(k, v) for k, v in messages(Workload(trades=300, tokens=1, logs_per_block=500)) if k != MARKER_KEY]
+    reads: list[bytes] = []
+    table: dict[bytes, bytes] = {}
+    folder = BatchFolder(lambda p, k: reads.append(k) or table.get(k), CHAIN, INTERVALS)
+    out = folder.run([message(0, i, k, v) for i, (k, v) in enumerate(pairs)])
+    token = token_of(0).encode()
+    assert reads.count(token) == 1
+    assert [k for _, k, _ in out.writes].count(token) == 1
+    assert len(out.updates) == 1
+    update = decode_update(out.updates[0][1])
+    assert len(update["trades"]) == 300 and update["market"]["trades"] == "300"
+    assert decode_state(dict((k, v) for _, k, v in out.writes)[token] or b"").offset == len(pairs) - 1
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda d: {**d, "chain_id": 1}, "message of chain 1 on a worker for chain 31337"),
+    (lambda d: {**d, "topics": ["0x" + "ab" * 32]}, "unknown event topic"),
+    (lambda d: {**d, "data": "0x12"}, ""),
+])
+def test_bad_messages_are_dead_lettered_with_the_reason_and_the_rest_applies(change: Any, reason: str) -> None:
+    pairs = [(k, v) for k, v in messages(Workload(trades=3, tokens=1)) if k != MARKER_KEY]
+    bad = orjson.dumps(change(orjson.loads(pairs[1][1])))
+    batch = [message(0, 0, *pairs[0]), message(0, 1, pairs[1][0], bad), message(0, 2, *pairs[2])]
+    out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS).run(batch)
+    assert [i for i, _ in out.dead] == [1] and reason in out.dead[0][1]
+    assert decode_update(out.updates[0][1])["market"]["trades"] == "1"
+
+
+def test_a_log_keyed_by_another_token_is_refused() -> None:
+    pairs = [(k, v) for k, v in messages(Workload(trades=1, tokens=1)) if k != MARKER_KEY]
+    out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS).run([message(0, 0, b"0x" + b"99" * 20, pairs[1][1])])
+    assert out.dead and "keyed" in out.dead[0][1] and not out.writes and not out.updates
+
+
+def test_a_pending_set_lost_in_an_interruption_is_repaired_when_the_logs_come_again() -> None:
+    pairs = list(messages(Workload(trades=20, tokens=1, logs_per_block=50, finality_depth=0)))
+    logs = [message(0, i, k, v) for i, (k, v) in enumerate(pairs)]
+    marker = max(i for i, m in enumerate(logs) if m.key == MARKER_KEY)
+    world = World()
+    out = BatchFolder(lambda p, k: world.table.get((p, k)), CHAIN, INTERVALS).run(logs[:marker])
+    world.redis([decode_update(v) for _, v in out.updates])
+    world.table.update({(p, k): v for p, k, v in out.writes if k != pending_key(0)})  # the set never landed
+    world.fold(logs)  # redelivered, with the marker that finalizes every trade
+    assert world.candles and all(orjson.loads(c)["final"] for c in world.candles.values())
+    assert (0, pending_key(0)) not in world.table
