@@ -19,12 +19,18 @@ log = logging.getLogger(__name__)
 _original_ack = Consumer.ack
 
 
+def release(consumer: Any, message: Any) -> None:
+    """Done with a message without making its offset committable: it will be read again."""
+    if not message.acked:
+        message.acked = True
+        consumer._unacked_messages.discard(message)
+
+
 def _generation_checked_ack(self: Any, message: Any) -> bool:
     current = self.app.consumer_generation_id
     stale = message.generation_id != current or not self.app.flow_control.is_active()
     if stale and not message.acked:
-        message.acked = True
-        self._unacked_messages.discard(message)
+        release(self, message)
         log.debug("not committing %s[%d]@%d fetched in generation %s (now %s): it will be redelivered",
                   message.topic, message.partition, message.offset, message.generation_id, current)
         return False

@@ -4,25 +4,31 @@ table in batches, then emits one update per touched token on `pads.candle-update
 The bridge keys launchpad logs by token, so a token's logs, its state and its updates share
 one partition and there is no repartition hop. A batch is whatever the stream has ready (at
 most FOLD_BATCH_SIZE): one event when the load is light, so latency stays one event's worth.
-The pure work is in `candles.batch`; this agent only reads, sends, writes and acks.
+The pure work is in `candles.batch`; this agent reads, sends, writes, acks, and seeks back
+when the table says the consumer skipped records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 
 from faust.streams import _current_event  # the event a table read or write belongs to
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from ..candles.batch import BatchFolder, Message
+from ..faust_guard import release
 from ..worker import app, raw_logs, settings, token_state, updates
 from .deadletter import send_dead_letter
 
 log = logging.getLogger(__name__)
 deep_reorgs: list[str] = []
+earliest: dict[int, int] = {}  # log start offset per raw partition: where a fresh table begins
+_last_seek: dict[int, tuple[int, float]] = {}
+RESEEK_AFTER_S = 1.0
 
 
 @app.agent(raw_logs, name="candles")
@@ -31,9 +37,12 @@ async def candles(stream: StreamT[bytes]) -> None:
     # the current event of a cancelled agent, which would commit a log never folded. Faust
     # flushes the producer before it commits offsets.
     async for batch in ready_batches(stream, settings.fold_batch_size):
-        await fold_batch(batch)
-        for event in batch:
-            event.ack()
+        held = await fold_batch(batch)
+        for i, event in enumerate(batch):
+            if i in held:
+                release(app.consumer, event.message)
+            else:
+                event.ack()
 
 
 async def ready_batches(stream: StreamT[bytes], size: int) -> AsyncIterator[list[EventT]]:
@@ -46,10 +55,12 @@ async def ready_batches(stream: StreamT[bytes], size: int) -> AsyncIterator[list
             batch = []
 
 
-async def fold_batch(batch: list[EventT]) -> None:
+async def fold_batch(batch: list[EventT]) -> set[int]:
+    """Fold, send, write; returns the indices of events held back behind a gap."""
     # RocksDB keeps one database per partition and Faust picks it, and the changelog
     # partition, from the current event: point it at an event of the key's partition.
     of_partition = {e.message.partition: e for e in batch}
+    await _learn_earliest([p for p in of_partition if p not in earliest])
 
     def at(partition: int) -> None:
         _current_event.set(weakref.ref(of_partition[partition]))
@@ -58,7 +69,7 @@ async def fold_batch(batch: list[EventT]) -> None:
         at(partition)
         return token_state.get(key)  # type: ignore[no-any-return]
 
-    folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals)
+    folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals, floor=earliest)
     out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
                       for e in batch])
     for reason in out.deep_reorgs:
@@ -77,3 +88,30 @@ async def fold_batch(batch: list[EventT]) -> None:
             token_state.pop(key, None)
         else:
             token_state[key] = value
+    for partition, (expected, got) in out.gaps.items():
+        await _seek_back(partition, expected, got)
+    return set(out.held)
+
+
+async def _learn_earliest(partitions: list[int]) -> None:
+    if partitions:
+        tps = [TP(raw_logs.get_topic_name(), p) for p in partitions]
+        for tp, offset in (await app.consumer.earliest_offsets(*tps)).items():
+            earliest[tp.partition] = offset
+
+
+async def _seek_back(partition: int, expected: int, got: int) -> None:
+    await _learn_earliest([partition])  # retention may have deleted what the table expects
+    target = max(expected, earliest[partition])
+    if target > expected:
+        log.error("raw partition %d: offsets %d..%d were deleted by Kafka's retention before they were "
+                  "applied; continuing from %d (run `python -m pads_stream check`)", partition, expected,
+                  target - 1, target)
+    last = _last_seek.get(partition)
+    now = time.monotonic()
+    if last is not None and last[0] == target and now - last[1] < RESEEK_AFTER_S:
+        return  # the records fetched before that seek are still draining
+    _last_seek[partition] = (target, now)
+    log.warning("raw partition %d: the consumer skipped offsets %d..%d; reading again from %d",
+                partition, expected, got - 1, target)
+    await app.consumer.seek(TP(raw_logs.get_topic_name(), partition), target)

@@ -3,14 +3,19 @@ and then write.
 
 Each token's state is read and decoded once per batch and encoded once, however many of its
 trades the batch holds, and each token touched gets one update message. Besides one value
-per token, each partition keeps two small values in the same table: how far the chain is
-final (from the bridge's head markers) and the tokens that still have pending trades, so a
-rising finalized block settles exactly those.
+per token, each partition keeps two small values in the same table: its position (the next
+offset to apply, and how far the chain is final from the bridge's head markers), and the
+tokens that still have pending trades, so a rising finalized block settles exactly those.
 
-Idempotency: a token's value records the offset of the last message applied to it, and a
-partition's finalized value that of the last marker; a redelivered message at or below it
-changes nothing. The agent writes the table only after Kafka acknowledged the batch's
-updates, so a state that survived an interruption implies its updates did too.
+Idempotency: a message below the partition's next offset, or at or below the offset its
+token's value records, was applied already and changes nothing. The agent writes the table
+only after Kafka acknowledged the batch's updates, so a state that survived an interruption
+implies its updates did too.
+
+Gaps: a message above the partition's next offset means the consumer skipped some (Faust
+drops records it fetched around a rebalance, then commits past them as a "gap"). The batch
+stops applying that partition there and reports the offset to seek back to, because the
+table, not the committed offset, says exactly what was applied.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ from .state import (
 log = logging.getLogger(__name__)
 
 
-def finalized_key(partition: int) -> bytes:
-    return b"\x00finalized:%d" % partition
+def position_key(partition: int) -> bytes:
+    return b"\x00position:%d" % partition
 
 
 def pending_key(partition: int) -> bytes:
@@ -58,9 +63,13 @@ class Message:
 
 @dataclass(slots=True)
 class Outcome:
-    """`dead` are (message index, reason); `deep_reorgs` also appear in `dead`."""
+    """`dead` are (message index, reason); `deep_reorgs` also appear in `dead`. `gaps` maps a
+    partition to (the offset it must be read from again, the offset that came instead); `held` are the indices of messages
+    behind a gap, not applied (release them, never ack them)."""
 
     dead: list[tuple[int, str]] = field(default_factory=list)
+    gaps: dict[int, tuple[int, int]] = field(default_factory=dict)
+    held: list[int] = field(default_factory=list)
     updates: list[tuple[bytes, bytes]] = field(default_factory=list)
     # (partition, key, value); None deletes, so an emptied set reads the same as one never made.
     writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
@@ -69,7 +78,10 @@ class Outcome:
 
 class BatchFolder:
     def __init__(self, read: Callable[[int, bytes], bytes | None], chain_id: int,
-                 intervals: tuple[int, ...]) -> None:
+                 intervals: tuple[int, ...], floor: dict[int, int] | None = None) -> None:
+        """`floor` raises a partition's next offset: where Kafka's retention already
+        deleted what the table expected next."""
+        self.floor = floor or {}
         self.read = read
         self.chain_id = chain_id
         self.intervals = intervals
@@ -77,13 +89,23 @@ class BatchFolder:
         self.partition_of: dict[bytes, int] = {}
         self.pending: dict[int, set[bytes]] = {}
         self.pending_read: dict[int, frozenset[bytes]] = {}
-        self.finals: dict[int, dict[str, Any]] = {}
+        self.positions: dict[int, dict[str, Any]] = {}
+        self.positions_read: dict[int, dict[str, Any]] = {}
         self.dirty: set[bytes] = set()
         self.updates: dict[bytes, TokenUpdate] = {}
 
     def run(self, messages: Iterable[Message]) -> Outcome:
         out = Outcome()
         for i, m in enumerate(messages):
+            pos = self._position(m.partition)
+            if m.partition in out.gaps or m.offset > pos["next"] >= 0:
+                out.gaps.setdefault(m.partition, (pos["next"], m.offset))
+                out.held.append(i)
+                continue
+            if m.offset < pos["next"]:
+                self._redelivered(m)
+                continue
+            pos["next"] = m.offset + 1
             try:
                 msg = parse_message(m.value)
                 if msg.chain_id != self.chain_id:
@@ -101,11 +123,12 @@ class BatchFolder:
             out.updates.append((key, upd.encode(self.chain_id, key.decode(), self.states[key].market)))
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, encode_state(self.states[key])))
-        # After the states: a marker cut short is redone on redelivery. Before the pending
+        # After the states: a batch cut short is redone on redelivery. Before the pending
         # sets: a redone marker must still find the tokens it settled there. A stale pending
         # set heals itself (see _track_pending and _settle).
-        for p, fin in sorted(self.finals.items()):
-            out.writes.append((p, finalized_key(p), orjson.dumps(fin, option=orjson.OPT_SORT_KEYS)))
+        for p, pos in sorted(self.positions.items()):
+            if pos != self.positions_read[p]:
+                out.writes.append((p, position_key(p), orjson.dumps(pos, option=orjson.OPT_SORT_KEYS)))
         for p, tokens in sorted(self.pending.items()):
             if tokens != self.pending_read[p]:
                 out.writes.append((p, pending_key(p), encode_tokens(tokens) if tokens else None))
@@ -117,6 +140,25 @@ class BatchFolder:
             state = self.states[key] = decode_state(self.read(partition, key))
             self.partition_of[key] = partition
         return state
+
+    def _position(self, partition: int) -> dict[str, Any]:
+        pos = self.positions.get(partition)
+        if pos is None:
+            raw = self.read(partition, position_key(partition))
+            # next = -1: nothing applied yet, so any first offset is where the partition starts.
+            pos = orjson.loads(raw) if raw else {"next": -1, "finalized": -1}
+            self.positions_read[partition] = dict(pos)
+            pos["next"] = max(pos["next"], self.floor.get(partition, -1))
+            self.positions[partition] = pos
+        return pos
+
+    def _redelivered(self, m: Message) -> None:
+        """Applied before; the token's pending-set entry, written after it, may not have been."""
+        if m.key is not None and m.key[:1] != b"\x00":
+            state = self.states.get(m.key)
+            if state is None and self.read(m.partition, m.key) is None:
+                return
+            self._track_pending(m.partition, m.key, self._state(m.partition, m.key))
 
     def _pending(self, partition: int) -> set[bytes]:
         tokens = self.pending.get(partition)
@@ -180,15 +222,10 @@ class BatchFolder:
             pending.discard(key)
 
     def _marker(self, m: Message, marker: HeadMarker) -> None:
-        fin = self.finals.get(m.partition)
-        if fin is None:
-            raw = self.read(m.partition, finalized_key(m.partition))
-            fin = orjson.loads(raw) if raw else {"finalized": -1, "offset": -1}
-        if m.offset <= fin["offset"]:
-            return
-        if marker.finalized_block > fin["finalized"]:
+        pos = self._position(m.partition)
+        if marker.finalized_block > pos["finalized"]:
             self._settle(m, marker.finalized_block)
-        self.finals[m.partition] = {"finalized": max(marker.finalized_block, fin["finalized"]), "offset": m.offset}
+            pos["finalized"] = marker.finalized_block
 
     def _settle(self, m: Message, finalized: int) -> None:
         """Settle every token of the partition with pending trades."""

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from benchmarks.workload import Workload, messages, token_of
-from pads_stream.candles.batch import BatchFolder, Message, finalized_key, pending_key
+from pads_stream.candles.batch import BatchFolder, Message, pending_key, position_key
 from pads_stream.candles.codec import decode_state, decode_tokens
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
@@ -57,12 +57,13 @@ class World:
         self.committed: dict[int, int] = {p: 0 for p in range(PARTITIONS)}
         self.dead: list[str] = []
 
-    def fold(self, batch: list[Message], landed: random.Random | None = None) -> None:
+    def fold(self, batch: list[Message], landed: random.Random | None = None) -> dict[int, tuple[int, int]]:
         """With `landed`, the process dies during the batch and nothing is acked: either while
         the updates were in flight (some arrived, no table write was made), or after Kafka had
         them all, while the table writes were in flight (each partition's changelog kept a
         prefix of its writes: a producer sends a partition's records in order)."""
-        folder = BatchFolder(lambda p, k: self.table.get((p, k)), CHAIN, INTERVALS)
+        folder = BatchFolder(lambda p, k: self.table.get((p, k)), CHAIN, INTERVALS,
+                             floor={p: 0 for p in range(PARTITIONS)})  # where each log starts
         out = folder.run(batch)
         self.dead += [reason for _, reason in out.dead]
         updates, writes = out.updates, out.writes
@@ -83,8 +84,10 @@ class World:
             else:
                 self.table[(p, key)] = value
         if landed is None:
-            for m in batch:
-                self.committed[m.partition] = max(self.committed[m.partition], m.offset + 1)
+            for i, m in enumerate(batch):
+                if i not in out.held:
+                    self.committed[m.partition] = max(self.committed[m.partition], m.offset + 1)
+        return out.gaps
 
     def redis(self, updates: list[dict[str, Any]]) -> None:
         candles, markets, trades, _ = plan(updates)
@@ -108,9 +111,12 @@ class World:
 
 
 
-def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: int = 0) -> World:
+def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: int = 0,
+        skip_every: int = 0) -> World:
     """Interleave partitions like a consumer; every `crash_every`-th batch lands only part of
-    its writes and is not acked, then delivery restarts from the committed offsets."""
+    its writes and is not acked, then delivery restarts from the committed offsets. Every
+    `skip_every`-th batch, the consumer silently skips a few records of one partition (as
+    Faust does around a rebalance) and is sought back to where the folder says."""
     rng = random.Random(seed)
     world = World()
     n = 0
@@ -123,6 +129,9 @@ def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: i
                 if not live:
                     break
                 p = rng.choice(live)
+                if skip_every and (n + len(batch)) % skip_every == 0:
+                    # Never the partition's last records: a later one must show the gap.
+                    cursor[p] += min(rng.randint(1, 5), len(logs[p]) - cursor[p] - 1)
                 take = min(rng.randint(1, size), len(logs[p]) - cursor[p], size - len(batch))
                 batch += logs[p][cursor[p]:cursor[p] + take]
                 cursor[p] += take
@@ -132,7 +141,8 @@ def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: i
             if crash_every and n % crash_every == 0:
                 world.fold(batch, landed=rng)
                 break  # redelivered from the committed offsets
-            world.fold(batch)
+            for p, (expected, _) in world.fold(batch).items():
+                cursor[p] = expected
     return world
 
 
@@ -163,13 +173,41 @@ def test_interrupted_batches_redelivered_end_in_the_same_state(history: dict[int
     assert run(history, size, seed=size, crash_every=crash_every).state() == one_by_one.state()
 
 
+@pytest.mark.parametrize(("size", "skip_every", "crash_every"), [(1, 7, 0), (7, 3, 0), (64, 2, 0), (16, 3, 4)])
+def test_records_the_consumer_skipped_are_read_again_and_applied(history: dict[int, list[Message]],
+                                                                   one_by_one: World, size: int,
+                                                                   skip_every: int, crash_every: int) -> None:
+    assert run(history, size, seed=size, crash_every=crash_every, skip_every=skip_every).state() == one_by_one.state()
+
+
+def test_a_gap_holds_the_rest_of_its_partition_and_reports_where_to_read_again() -> None:
+    pairs = [(k, v) for k, v in messages(Workload(trades=30, tokens=2)) if k != MARKER_KEY]
+    table: dict[tuple[int, bytes], bytes] = {}
+    first = BatchFolder(lambda p, k: table.get((p, k)), CHAIN, INTERVALS).run(
+        [message(0, i, k, v) for i, (k, v) in enumerate(pairs[:10])])
+    table.update({(p, k): v for p, k, v in first.writes if v is not None})
+    batch = [message(0, 14, *pairs[14]), message(1, 0, *pairs[0]), message(0, 15, *pairs[15])]
+    out = BatchFolder(lambda p, k: table.get((p, k)), CHAIN, INTERVALS).run(batch)
+    assert out.gaps == {0: (10, 14)} and out.held == [0, 2]
+    assert [p for p, _, _ in out.writes] == [1, 1]  # partition 1 went on: a state and its position
+
+
+def test_a_fresh_partition_starts_at_the_floor_and_retention_raises_it() -> None:
+    pairs = [(k, v) for k, v in messages(Workload(trades=30, tokens=2)) if k != MARKER_KEY]
+    out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS, floor={0: 5}).run([message(0, 7, *pairs[7])])
+    assert out.gaps == {0: (5, 7)}
+    out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS, floor={0: 7}).run([message(0, 7, *pairs[7])])
+    assert not out.gaps and out.updates
+
+
 def test_the_reorg_removed_trades_and_flags_settled(one_by_one: World) -> None:
     blocks = {orjson.loads(m)["block_number"] for m in one_by_one.trades.values()}
     assert blocks and max(blocks) == REORG_FROM - 1  # every trade from REORG_FROM on was removed
     finals = [orjson.loads(m)["final"] for m in one_by_one.candles.values()]
     assert any(finals) and not all(finals)  # the last blocks are not final yet
-    fins = [orjson.loads(v) for (p, k), v in one_by_one.table.items() if k == finalized_key(p)]
-    assert len(fins) == PARTITIONS and all(f["finalized"] > 0 for f in fins)
+    positions = {p: orjson.loads(v) for (p, k), v in one_by_one.table.items() if k == position_key(p)}
+    assert sorted(positions) == list(range(PARTITIONS))
+    assert all(pos["finalized"] > 0 for pos in positions.values())
 
 
 def test_pending_sets_list_exactly_the_tokens_with_pending_trades(one_by_one: World) -> None:
@@ -216,7 +254,8 @@ def test_bad_messages_are_dead_lettered_with_the_reason_and_the_rest_applies(cha
 def test_a_log_keyed_by_another_token_is_refused() -> None:
     pairs = [(k, v) for k, v in messages(Workload(trades=1, tokens=1)) if k != MARKER_KEY]
     out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS).run([message(0, 0, b"0x" + b"99" * 20, pairs[1][1])])
-    assert out.dead and "keyed" in out.dead[0][1] and not out.writes and not out.updates
+    assert out.dead and "keyed" in out.dead[0][1] and not out.updates
+    assert [k for _, k, _ in out.writes] == [position_key(0)]  # only that offset 0 is done
 
 
 def test_a_pending_set_lost_in_an_interruption_is_repaired_when_the_logs_come_again() -> None:
