@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from stack.process import ROOT
 
 from .conftest import Deployment, wait_for
