@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.streams import _current_event  # the event a table read or write belongs to
 from faust.types import TP, EventT, StreamT
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 deep_reorgs: list[str] = []
 earliest: dict[int, int] = {}  # log start offset per raw partition: where a fresh table begins
 _last_seek: dict[int, tuple[int, float]] = {}
+open_gaps: dict[int, int] = {}  # raw partition -> offset sought back to, until it arrives
+_offsets_client: AIOKafkaConsumer | None = None
 RESEEK_AFTER_S = 1.0
 
 
@@ -88,16 +91,26 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
             token_state.pop(key, None)
         else:
             token_state[key] = value
+    for partition in of_partition.keys() - out.gaps.keys():
+        open_gaps.pop(partition, None)
     for partition, (expected, got) in out.gaps.items():
         await _seek_back(partition, expected, got)
     return set(out.held)
 
 
 async def _learn_earliest(partitions: list[int]) -> None:
-    if partitions:
-        tps = [TP(raw_logs.get_topic_name(), p) for p in partitions]
-        for tp, offset in (await app.consumer.earliest_offsets(*tps)).items():
-            earliest[tp.partition] = offset
+    # Through a client of our own: asking Faust's consumer thread can deadlock, as that
+    # thread may be waiting for this agent to drain the stream buffer.
+    global _offsets_client
+    if not partitions:
+        return
+    if _offsets_client is None:
+        client = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+        await client.start()
+        _offsets_client = client
+    tps = [TopicPartition(raw_logs.get_topic_name(), p) for p in partitions]
+    for tp, offset in (await _offsets_client.beginning_offsets(tps)).items():
+        earliest[tp.partition] = offset
 
 
 async def _seek_back(partition: int, expected: int, got: int) -> None:
@@ -111,7 +124,26 @@ async def _seek_back(partition: int, expected: int, got: int) -> None:
     now = time.monotonic()
     if last is not None and last[0] == target and now - last[1] < RESEEK_AFTER_S:
         return  # the records fetched before that seek are still draining
-    _last_seek[partition] = (target, now)
     log.warning("raw partition %d: the consumer skipped offsets %d..%d; reading again from %d",
                 partition, expected, got - 1, target)
-    await app.consumer.seek(TP(raw_logs.get_topic_name(), partition), target)
+    await _seek(partition, target)
+
+
+async def _seek(partition: int, offset: int) -> None:
+    open_gaps[partition] = offset
+    _last_seek[partition] = (offset, time.monotonic())
+    await app.consumer.seek(TP(raw_logs.get_topic_name(), partition), offset)
+
+
+@app.timer(RESEEK_AFTER_S)
+async def reseek_open_gaps() -> None:
+    """Seek again where the sought records have not come: Faust's fetcher can overwrite a
+    seek with the read position of records it fetched just before it."""
+    topic = raw_logs.get_topic_name()
+    assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+    for partition, offset in list(open_gaps.items()):
+        if partition not in assigned:
+            open_gaps.pop(partition, None)
+        elif time.monotonic() - _last_seek[partition][1] >= RESEEK_AFTER_S:
+            log.warning("raw partition %d: offset %d has not come yet; seeking to it again", partition, offset)
+            await _seek(partition, offset)
