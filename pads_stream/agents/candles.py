@@ -14,13 +14,14 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.streams import _current_event  # the event a table read or write belongs to
 from faust.types import TP, EventT, StreamT
 
-from ..candles.batch import BatchFolder, Message
+from ..candles.batch import BatchFolder, Message, Outcome
+from ..candles.cache import StateCache
 from ..faust_guard import release
 from ..worker import app, raw_logs, settings, token_state, updates
 from .deadletter import send_dead_letter
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 deep_reorgs: list[str] = []
 earliest: dict[int, int] = {}  # log start offset per raw partition: where a fresh table begins
 _last_seek: dict[int, tuple[int, float]] = {}
-open_gaps: dict[int, int] = {}  # raw partition -> offset sought back to, until it arrives
+open_gaps: dict[int, int] = {}
+cache = StateCache(settings.state_cache_size)  # raw partition -> offset sought back to, until it arrives
 _offsets_client: AIOKafkaConsumer | None = None
 RESEEK_AFTER_S = 1.0
 
@@ -72,9 +74,24 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
         at(partition)
         return token_state.get(key)  # type: ignore[no-any-return]
 
-    folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals, floor=earliest)
-    out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
-                      for e in batch])
+    folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals, floor=earliest,
+                         cache=cache if cache.max_tokens else None)
+    try:
+        out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
+                          for e in batch])
+        await _send_and_write(batch, out, at)
+    except BaseException:
+        cache.clear()  # states were changed in place; the table has what counts
+        raise
+    cache.keep(folder.states)
+    for partition in of_partition.keys() - out.gaps.keys():
+        open_gaps.pop(partition, None)
+    for partition, (expected, got) in out.gaps.items():
+        await _seek_back(partition, expected, got)
+    return set(out.held)
+
+
+async def _send_and_write(batch: list[EventT], out: Outcome, at: Callable[[int], None]) -> None:
     for reason in out.deep_reorgs:
         deep_reorgs.append(reason)
         log.critical("%s; run `python -m pads_stream replay` to rebuild", reason)
@@ -91,11 +108,6 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
             token_state.pop(key, None)
         else:
             token_state[key] = value
-    for partition in of_partition.keys() - out.gaps.keys():
-        open_gaps.pop(partition, None)
-    for partition, (expected, got) in out.gaps.items():
-        await _seek_back(partition, expected, got)
-    return set(out.held)
 
 
 async def _learn_earliest(partitions: list[int]) -> None:
@@ -133,6 +145,20 @@ async def _seek(partition: int, offset: int) -> None:
     open_gaps[partition] = offset
     _last_seek[partition] = (offset, time.monotonic())
     await app.consumer.seek(TP(raw_logs.get_topic_name(), partition), offset)
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
+async def _forget_states(sender: object, revoked: set[TP], **_: object) -> None:
+    # A partition may come back after another worker changed its states.
+    cache.clear()
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def _close_offsets_client(sender: object, **_: object) -> None:
+    global _offsets_client
+    if _offsets_client is not None:
+        client, _offsets_client = _offsets_client, None
+        await client.stop()
 
 
 @app.timer(RESEEK_AFTER_S)

@@ -31,6 +31,7 @@ from ..chain.rawlog import HeadMarker, parse_message
 from ..decode.events import CurveCreatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
 from ..mirror.updates import TokenUpdate
+from .cache import StateCache
 from .codec import decode_state, decode_tokens, encode_state, encode_tokens
 from .state import (
     DeepReorgError,
@@ -78,10 +79,13 @@ class Outcome:
 
 class BatchFolder:
     def __init__(self, read: Callable[[int, bytes], bytes | None], chain_id: int,
-                 intervals: tuple[int, ...], floor: dict[int, int] | None = None) -> None:
+                 intervals: tuple[int, ...], floor: dict[int, int] | None = None,
+                 cache: StateCache | None = None) -> None:
         """`floor` raises a partition's next offset: where Kafka's retention already
-        deleted what the table expected next."""
+        deleted what the table expected next. States come from `cache` before the table and
+        are changed in place: on success, `cache.keep(self.states)`; on failure, clear it."""
         self.floor = floor or {}
+        self.cache = cache
         self.read = read
         self.chain_id = chain_id
         self.intervals = intervals
@@ -137,7 +141,10 @@ class BatchFolder:
     def _state(self, partition: int, key: bytes) -> TokenState:
         state = self.states.get(key)
         if state is None:
-            state = self.states[key] = decode_state(self.read(partition, key))
+            state = self.cache.get(key) if self.cache is not None else None
+            if state is None:
+                state = decode_state(self.read(partition, key))
+            self.states[key] = state
             self.partition_of[key] = partition
         return state
 
@@ -155,8 +162,8 @@ class BatchFolder:
     def _redelivered(self, m: Message) -> None:
         """Applied before; the token's pending-set entry, written after it, may not have been."""
         if m.key is not None and m.key[:1] != b"\x00":
-            state = self.states.get(m.key)
-            if state is None and self.read(m.partition, m.key) is None:
+            known = m.key in self.states or (self.cache is not None and m.key in self.cache.states)
+            if not known and self.read(m.partition, m.key) is None:
                 return
             self._track_pending(m.partition, m.key, self._state(m.partition, m.key))
 

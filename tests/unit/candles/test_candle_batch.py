@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.workload import Workload, messages, token_of
 from pads_stream.candles.batch import BatchFolder, Message, pending_key, position_key
+from pads_stream.candles.cache import StateCache
 from pads_stream.candles.codec import decode_state, decode_tokens
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
@@ -49,7 +50,8 @@ def with_reorg(pairs: list[tuple[bytes, bytes]], depth_from: int) -> list[tuple[
 class World:
     """A table, a Redis and committed offsets, fed by the folder in batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: StateCache | None = None) -> None:
+        self.cache = cache
         self.table: dict[tuple[int, bytes], bytes] = {}
         self.candles: dict[tuple[str, int], bytes] = {}
         self.markets: dict[str, dict[str, str]] = {}
@@ -63,7 +65,7 @@ class World:
         them all, while the table writes were in flight (each partition's changelog kept a
         prefix of its writes: a producer sends a partition's records in order)."""
         folder = BatchFolder(lambda p, k: self.table.get((p, k)), CHAIN, INTERVALS,
-                             floor={p: 0 for p in range(PARTITIONS)})  # where each log starts
+                             floor={p: 0 for p in range(PARTITIONS)}, cache=self.cache)  # floor: log starts
         out = folder.run(batch)
         self.dead += [reason for _, reason in out.dead]
         updates, writes = out.updates, out.writes
@@ -78,6 +80,11 @@ class World:
                     kept.append(w)
             writes = kept
         self.redis([decode_update(v) for _, v in updates])
+        if self.cache is not None:
+            if landed is None:
+                self.cache.keep(folder.states)
+            else:
+                self.cache.clear()
         for p, key, value in writes:
             if value is None:
                 self.table.pop((p, key), None)
@@ -112,13 +119,13 @@ class World:
 
 
 def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: int = 0,
-        skip_every: int = 0) -> World:
+        skip_every: int = 0, cache: int = 0) -> World:
     """Interleave partitions like a consumer; every `crash_every`-th batch lands only part of
     its writes and is not acked, then delivery restarts from the committed offsets. Every
     `skip_every`-th batch, the consumer silently skips a few records of one partition (as
     Faust does around a rebalance) and is sought back to where the folder says."""
     rng = random.Random(seed)
-    world = World()
+    world = World(StateCache(cache) if cache else None)
     n = 0
     while any(world.committed[p] < len(ms) for p, ms in logs.items()):
         cursor = dict(world.committed)
@@ -178,6 +185,15 @@ def test_records_the_consumer_skipped_are_read_again_and_applied(history: dict[i
                                                                    one_by_one: World, size: int,
                                                                    skip_every: int, crash_every: int) -> None:
     assert run(history, size, seed=size, crash_every=crash_every, skip_every=skip_every).state() == one_by_one.state()
+
+
+@pytest.mark.parametrize(("cache", "size", "skip_every", "crash_every"), [(2, 7, 0, 0), (100, 1, 0, 3), (100, 16, 3, 4),
+                                                                       (3, 64, 2, 3)])
+def test_cached_states_give_the_same_state(history: dict[int, list[Message]], one_by_one: World, cache: int,
+                                           size: int, skip_every: int, crash_every: int) -> None:
+    world = run(history, size, seed=size, crash_every=crash_every, skip_every=skip_every, cache=cache)
+    assert world.state() == one_by_one.state()
+    assert world.cache is not None and 0 < len(world.cache) <= cache and world.cache.hits > 0
 
 
 def test_a_gap_holds_the_rest_of_its_partition_and_reports_where_to_read_again() -> None:
