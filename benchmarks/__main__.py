@@ -15,7 +15,8 @@ from pathlib import Path
 
 from stack import kafka, node, redis
 
-from .run import PARTITIONS, Result, bench_env, measure, preload
+from .latency import Latency, describe
+from .run import PARTITIONS, Result, bench_env, measure, measure_latency, preload
 from .workload import Workload
 
 
@@ -35,9 +36,13 @@ def table(rows: list[Result]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trades", type=int, default=20_000)
-    p.add_argument("--tokens", default="10,100000", help="comma-separated token counts")
+    p.add_argument("--tokens", default="10,100000", help="comma-separated token counts (empty: no throughput runs)")
     p.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     p.add_argument("--timeout", type=float, default=1800)
+    p.add_argument("--latency", default="1000,2000,5000",
+                   help="offered trades/s for the latency runs (empty: none)")
+    p.add_argument("--latency-tokens", type=int, default=100)
+    p.add_argument("--latency-seconds", type=int, default=20)
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pads-bench-"))
     services = [kafka.start(workdir / "kafka", partitions=PARTITIONS), redis.start(workdir / "redis")]
@@ -47,8 +52,16 @@ def main() -> int:
     for s in services:
         base.update(s.urls)
     rows: list[Result] = []
+    latencies: list[Latency] = []
     try:
-        for tokens in (int(t) for t in args.tokens.split(",")):
+        for rate in (int(r) for r in args.latency.split(",") if r):
+            env = bench_env(base)
+            print(f"latency at {rate} trades/s offered for {args.latency_seconds}s...", file=sys.stderr, flush=True)
+            latencies.append(measure_latency(env, args.latency_tokens, rate, args.latency_seconds,
+                                             workdir / env["APP_ID"], backend.urls["BACKEND_SOCKET_URL"],
+                                             args.timeout))
+            print(describe(latencies), file=sys.stderr, flush=True)
+        for tokens in (int(t) for t in args.tokens.split(",") if t):
             for workers in (int(n) for n in args.workers.split(",")):
                 w = Workload(trades=args.trades, tokens=tokens)
                 env = bench_env(base)
@@ -64,6 +77,9 @@ def main() -> int:
           f"{len(__import__('os').sched_getaffinity(0))} cores; {PARTITIONS} partitions; all features on "
           f"(6 intervals, market, Redis, socket.io push to the reference backend, reorg bookkeeping)")
     print(table(rows))
+    if latencies:
+        print("\nlatency, 1 worker: log produced -> trade visible in Redis / push received by the backend")
+        print(describe(latencies))
     return 0 if all(r.differences.startswith("0 ") for r in rows) else 1
 
 

@@ -24,6 +24,7 @@ from pads_stream.ops import kafka
 from pads_stream.topics import ensure_topics
 from stack.process import ROOT, free_port
 
+from .latency import Latency, offered, pushed, reset_backend, send_all, split, summarize
 from .workload import Workload, messages
 
 PARTITIONS = 8
@@ -117,7 +118,7 @@ async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[byt
             await asyncio.sleep(0.2)
 
 
-def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeout_s: float) -> Result:
+def start_workers(env: dict[str, str], workers: int, workdir: Path) -> list[subprocess.Popen[bytes]]:
     workdir.mkdir(parents=True, exist_ok=True)
     procs = []
     for i in range(workers):
@@ -125,13 +126,41 @@ def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeo
         with open(workdir / f"worker-{i}.log", "wb") as log:
             procs.append(subprocess.Popen([sys.executable, "-m", "faust", "-A", "pads_stream", "worker", "-l", "warn"],
                                           cwd=ROOT, env=wenv, stdout=log, stderr=subprocess.STDOUT))
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(30)
+
+
+def measure_latency(env: dict[str, str], tokens: int, rate: int, seconds: int, workdir: Path,
+                    backend_url: str, timeout_s: float) -> Latency:
+    """One worker; creation logs applied first, then `rate` trades/s for `seconds`."""
+    w = Workload(trades=rate * seconds, tokens=tokens, logs_per_block=max(rate, 1))  # a block a second
+    setup, timed = split(w)
+    bootstrap, topic = env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"]
+    asyncio.run(ensure_topics(bootstrap, [topic], PARTITIONS, 1))
+    asyncio.run(send_all(bootstrap, topic, PARTITIONS, setup))
+    procs = start_workers(env, 1, workdir)
+    try:
+        asyncio.run(_until_caught_up(env, procs, workdir, timeout_s))
+        reset_backend(backend_url)
+        sent, seen = asyncio.run(offered(env, PARTITIONS, timed, rate, w.chain_id))
+        time.sleep(1.0)  # the last push flush
+        return summarize(rate, tokens, sent, seen, pushed(backend_url, w.chain_id))
+    finally:
+        stop_workers(procs)
+
+
+def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeout_s: float) -> Result:
+    procs = start_workers(env, workers, workdir)
     try:
         first, done, stats = asyncio.run(_until_caught_up(env, procs, workdir, timeout_s))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(30)
+        stop_workers(procs)
     check = subprocess.run([sys.executable, "-m", "pads_stream", "check", "--no-progress"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=600)
     summary = (check.stdout.strip().splitlines() or ["?"])[-1]

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.streams import _current_event  # the event a table read or write belongs to
@@ -24,6 +24,7 @@ from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
 from ..faust_guard import release
 from ..worker import app, raw_logs, settings, token_state, updates
+from .batching import ready_batches
 from .deadletter import send_dead_letter
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,6 @@ async def candles(stream: StreamT[bytes]) -> None:
                 release(app.consumer, event.message)
             else:
                 event.ack()
-
-
-async def ready_batches(stream: StreamT[bytes], size: int) -> AsyncIterator[list[EventT]]:
-    queue = stream.channel.queue  # type: ignore[attr-defined]
-    batch: list[EventT] = []
-    async for event in stream.noack().events():  # type: ignore[attr-defined]
-        batch.append(event)
-        if len(batch) >= size or queue.empty():
-            yield batch
-            batch = []
 
 
 async def fold_batch(batch: list[EventT]) -> set[int]:

@@ -1,5 +1,6 @@
-"""Sink agent: batches candle updates into one Redis transaction, then hands them to the
-socket.io pusher. Offsets are acked only after Redis has the batch (see Stream.take)."""
+"""Sink agent: writes what the stream has ready (at most SINK_BATCH_SIZE updates) in one
+Redis transaction, then hands it to the socket.io pusher. Offsets are acked only after Redis
+has the batch (manual acks: Stream.take acks its buffer even when the agent is cancelled)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..mirror.redis_mirror import RedisMirror
 from ..mirror.updates import decode_update
 from ..push.client import Pusher
 from ..worker import app, settings, updates
+from .batching import ready_batches
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +33,15 @@ async def start_pusher() -> None:
 
 @app.agent(updates, name="sink")
 async def sink(stream: StreamT[bytes]) -> None:
-    within = settings.processing_interval_ms / 1000
-    async for batch in stream.take(settings.sink_batch_size, within=within):
+    async for batch in ready_batches(stream, settings.sink_batch_size):
         batch_updates = []
-        for value in batch:
+        for event in batch:
             try:
-                batch_updates.append(decode_update(value))
+                batch_updates.append(decode_update(event.value))
             except ValueError as exc:
-                log.error("sink: skipping malformed update (%r): %r", exc, value[:200])
+                log.error("sink: skipping malformed update (%r): %r", exc, event.value[:200])
         await mirror.write(batch_updates)
         if pusher is not None:
             pusher.enqueue(batch_updates)
+        for event in batch:
+            event.ack()

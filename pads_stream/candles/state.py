@@ -40,6 +40,8 @@ class Pending:
     virtual_token: int
     trader: str = ""
     tx_hash: str = ""
+    # Its table encoding, made once: a hot token re-encodes hundreds of pending trades per batch.
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def cursor(self) -> tuple[int, int]:

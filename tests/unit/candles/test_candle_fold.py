@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -203,6 +204,17 @@ def test_state_round_trips_through_bytes_between_every_trade(trades: list[TradeE
         payload = encode_state(restored)
         assert payload == encode_state(live)
         assert decode_state(payload) == live
+
+
+def test_pending_trades_are_stored_as_a_plain_json_list() -> None:
+    """Cached per-trade encodings are spliced in: the bytes must be what a list would give."""
+    state = TokenState()
+    for i in range(3):
+        apply_trade(state, make_trade(10 + i, 0, T2024 + i, tok=10**18 + i), INTERVALS)
+    stored = orjson.loads(encode_state(state))["p"]
+    assert stored == [[p.block, p.log_index, p.block_hash, p.ts, p.is_buy, str(p.token_amount), str(p.eth_amount),
+                       str(p.virtual_eth), str(p.virtual_token), p.trader, p.tx_hash] for p in state.pending]
+    assert encode_state(state) == encode_state(decode_state(encode_state(state)))
 
 
 # --------------------------------------------------------------------------- examples
