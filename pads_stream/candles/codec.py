@@ -59,7 +59,7 @@ def decode_state(payload: bytes | None) -> TokenState:
     if not payload:
         return TokenState()
     d = orjson.loads(payload)
-    return TokenState(
+    state = TokenState(
         cursor=_cursor(d["c"]),
         offset=d["o"],
         settled_cursor=_cursor(d["sc"]),
@@ -69,6 +69,8 @@ def decode_state(payload: bytes | None) -> TokenState:
         candles={int(s): _uncandle(v) for s, v in d["k"].items()},
         meta=dict(d["m"]),
     )
+    state.sum_pending()
+    return state
 
 
 def encode_tokens(tokens: set[bytes]) -> bytes:

@@ -69,6 +69,13 @@ class TokenState:
     pending: list[Pending] = field(default_factory=list)
     candles: dict[int, Candle] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    # Sums over `pending`, kept as it changes: the market snapshot is O(1), not O(pending).
+    pending_eth: int = field(default=0, compare=False)
+    pending_token: int = field(default=0, compare=False)
+
+    def sum_pending(self) -> None:
+        self.pending_eth = sum(p.eth_amount for p in self.pending)
+        self.pending_token = sum(p.token_amount for p in self.pending)
 
     def seen(self, cursor: tuple[int, int]) -> bool:
         return self.cursor is not None and cursor <= self.cursor
@@ -80,10 +87,10 @@ class TokenState:
         if self.pending:
             # Only the last trade sets the price: one division, not one per pending trade.
             _market_add(m, self.pending[-1])
-            rest = self.pending[:-1]
-            m["trades"] = str(int(m["trades"]) + len(rest))
-            m["volume_eth"] = str(int(m["volume_eth"]) + sum(p.eth_amount for p in rest))
-            m["volume_token"] = str(int(m["volume_token"]) + sum(p.token_amount for p in rest))
+            last = self.pending[-1]
+            m["trades"] = str(int(m["trades"]) + len(self.pending) - 1)
+            m["volume_eth"] = str(int(m["volume_eth"]) + self.pending_eth - last.eth_amount)
+            m["volume_token"] = str(int(m["volume_token"]) + self.pending_token - last.token_amount)
         return m
 
 
@@ -142,6 +149,8 @@ def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]
                              f"{s}s candle {current.t} of {trade.token}")
     p = Pending.of(trade)
     state.pending.append(p)
+    state.pending_eth += p.eth_amount
+    state.pending_token += p.token_amount
     _fold_into(state.candles, p, intervals)
     state.cursor = ref.cursor
     return [(s, state.candles[s], False) for s in intervals]
@@ -159,7 +168,9 @@ def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> 
         return None
     before = view(state, intervals)
     was = pending_buckets(state, intervals)
-    del state.pending[idx]
+    gone = state.pending.pop(idx)
+    state.pending_eth -= gone.eth_amount
+    state.pending_token -= gone.token_amount
     after = view(state, intervals)
     state.candles = {s: after[s][max(after[s])] for s in intervals if after[s]}
     state.cursor = state.pending[-1].cursor if state.pending else state.settled_cursor
@@ -186,6 +197,7 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
         _market_add(state.settled_market, p)
         state.settled_cursor = p.cursor
     state.pending = keep
+    state.sum_pending()
     now = pending_buckets(state, intervals)
     return [(s, before[s][t], True) for (s, t) in sorted(was - now)]
 
