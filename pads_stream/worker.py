@@ -15,7 +15,7 @@ import faust
 
 from . import faust_guard
 from .settings import worker_settings
-from .topics import ensure_topics_blocking
+from .topics import MAX_STATE_BYTES, ensure_topics_blocking
 
 settings = worker_settings()
 faust_guard.install()
@@ -38,6 +38,8 @@ app = faust.App(
     topic_allow_declare=True,
     producer_acks=-1,
     producer_linger=0.001,
+    producer_max_request_size=MAX_STATE_BYTES,
+    consumer_max_fetch_size=MAX_STATE_BYTES,
     consumer_auto_offset_reset="earliest",
     stream_buffer_maxsize=4096,
     table_standby_replicas=0,
