@@ -26,6 +26,13 @@ def release(consumer: Any, message: Any) -> None:
         consumer._unacked_messages.discard(message)
 
 
+def ack_processed(consumer: Any, message: Any) -> None:
+    """Ack a message whose output is safe: its offset is committable even if a rebalance
+    began meanwhile (Faust commits only partitions still assigned). Through the generation
+    check it would be released, and a partition that stays here would never commit past it."""
+    _original_ack(consumer, message)
+
+
 def _generation_checked_ack(self: Any, message: Any) -> bool:
     current = self.app.consumer_generation_id
     stale = message.generation_id != current or not self.app.flow_control.is_active()

@@ -22,7 +22,7 @@ from faust.types import TP, EventT, StreamT
 
 from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
-from ..faust_guard import release
+from ..faust_guard import ack_processed, release
 from ..worker import app, raw_logs, settings, token_state, updates
 from .batching import ready_batches
 from .deadletter import send_dead_letter
@@ -48,7 +48,7 @@ async def candles(stream: StreamT[bytes]) -> None:
             if i in held:
                 release(app.consumer, event.message)
             else:
-                event.ack()
+                ack_processed(app.consumer, event.message)
 
 
 async def fold_batch(batch: list[EventT]) -> set[int]:

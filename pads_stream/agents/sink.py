@@ -8,6 +8,7 @@ import logging
 
 from faust.types import StreamT
 
+from ..faust_guard import ack_processed
 from ..mirror.redis_mirror import RedisMirror
 from ..mirror.updates import decode_update
 from ..push.client import Pusher
@@ -44,4 +45,4 @@ async def sink(stream: StreamT[bytes]) -> None:
         if pusher is not None:
             pusher.enqueue(batch_updates)
         for event in batch:
-            event.ack()
+            ack_processed(app.consumer, event.message)
