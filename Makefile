@@ -21,9 +21,9 @@ lint: setup
 	.venv/bin/ruff check pads_stream bridge simulator stack tests benchmarks
 	.venv/bin/mypy
 
-# Throughput, memory and CPU on a local stack; see benchmarks/README.md.
+# Throughput, memory, CPU and latency on a local stack; see benchmarks/README.md.
 bench: setup
-	.venv/bin/python -m benchmarks
+	.venv/bin/python -m benchmarks --trades 50000 --tokens 10,1000 --workers 1,2 --latency 100,500,1000 --latency-seconds 15
 
 bench-smoke: setup
-	.venv/bin/python -m benchmarks --trades 2000 --tokens 10 --workers 1
+	.venv/bin/python -m benchmarks --trades 2000 --tokens 10 --workers 1 --latency 100 --latency-seconds 3

@@ -1,7 +1,7 @@
 """`python -m benchmarks`: the benchmark suite on a local stack; prints a table.
 
-    python -m benchmarks                         # 20k trades; 10 and 100k tokens; 1 and 2 workers
-    python -m benchmarks --trades 2000 --tokens 10 --workers 1   # the CI smoke
+    python -m benchmarks        # 20k trades; 10 and 100k tokens; 1 and 2 workers; latency at 1k, 2k, 5k/s
+    python -m benchmarks --trades 2000 --tokens 10 --workers 1 --latency 100 --latency-seconds 3   # CI smoke
 """
 
 from __future__ import annotations
