@@ -39,7 +39,6 @@ app = faust.App(
     producer_acks=-1,
     producer_linger=0.001,
     producer_max_request_size=MAX_STATE_BYTES,
-    consumer_max_fetch_size=MAX_STATE_BYTES,
     consumer_auto_offset_reset="earliest",
     stream_buffer_maxsize=4096,
     table_standby_replicas=0,
@@ -82,7 +81,7 @@ token_state = app.Table(
     key_type=bytes, value_type=bytes,  # bytes means the raw codec: we encode state ourselves
     partitions=settings.topic_partitions,
     # Small write buffers and cache: the defaults (3x64 MiB + 2 GiB per DB) are per partition.
-    options={"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20},
+    options={"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "block_cache_size": 8 << 20},
 )
 
 from . import web  # noqa: E402,F401  (health page)
