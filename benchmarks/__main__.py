@@ -16,21 +16,31 @@ from pathlib import Path
 from stack import kafka, node, redis
 
 from .latency import Latency, describe
-from .run import PARTITIONS, Result, bench_env, measure, measure_latency, preload
+from .run import PARTITIONS, Result, bench_env, measure, measure_baseline, measure_latency, preload
 from .workload import Workload
 
 
 def table(rows: list[Result]) -> str:
-    head = f"{'workers':>7} {'tokens':>7} {'trades':>7} {'seconds':>8} {'trades/s':>9} {'peak RSS MB':>11} " \
+    head = f"{'engine':<6} {'workers':>7} {'tokens':>7} {'trades':>7} {'seconds':>8} {'trades/s':>9} {'peak RSS MB':>11} " \
            f"{'CPU s/1k trades':>15}  check"
     lines = [head, "-" * len(head)]
     for r in rows:
         mark = "*" if r.from_start else " "
-        lines.append(f"{r.workers:>7} {r.tokens:>7} {r.trades:>7} {r.seconds:>7.1f}{mark} {r.rate:>9.0f} "
+        lines.append(f"{r.engine:<6} {r.workers:>7} {r.tokens:>7} {r.trades:>7} {r.seconds:>7.1f}{mark} {r.rate:>9.0f} "
                      f"{r.peak_rss_mb:>11.0f} {1000 * r.cpu_s / r.trades:>15.2f}  {r.differences}")
     if any(r.from_start for r in rows):
         lines.append("* finished before a poll saw progress: timed from the worker's start, start-up included")
+    for q in (r for r in rows if r.engine == "quix"):
+        ours = next((r for r in rows if r.engine == "pads" and r.workers == 1 and r.tokens == q.tokens), None)
+        if ours and q.rate and ours.cpu_s:
+            lines.append(f"pads/quix at {q.tokens} tokens, 1 worker each: {ours.rate / q.rate:.2f}x trades/s, "
+                         f"{ours.peak_rss_mb / q.peak_rss_mb:.2f}x peak RSS, "
+                         f"{(ours.cpu_s / ours.trades) / (q.cpu_s / q.trades):.2f}x CPU per trade")
     return "\n".join(lines)
+
+
+def passed(r: Result) -> bool:
+    return r.differences.startswith("0 ") if r.engine == "pads" else r.differences.endswith(" candles equal")
 
 
 def main() -> int:
@@ -41,6 +51,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--latency", default="1000,2000,5000",
                    help="offered trades/s for the latency runs (empty: none)")
+    p.add_argument("--no-baseline", dest="baseline", action="store_false",
+                   help="skip the Quix Streams baseline (run after each 1-worker run, on the same topic)")
     p.add_argument("--latency-tokens", type=int, default=100)
     p.add_argument("--latency-seconds", type=int, default=20)
     args = p.parse_args()
@@ -70,6 +82,10 @@ def main() -> int:
                       f"worker(s)...", file=sys.stderr, flush=True)
                 rows.append(measure(env, w, workers, workdir / env["APP_ID"], args.timeout))
                 print(table(rows), file=sys.stderr, flush=True)
+                if workers == 1 and args.baseline:
+                    print("running the Quix Streams baseline on the same topic...", file=sys.stderr, flush=True)
+                    rows.append(measure_baseline(env, w, workdir / env["APP_ID"], args.timeout))
+                    print(table(rows), file=sys.stderr, flush=True)
     finally:
         for s in reversed(services):
             s.stop()
@@ -80,7 +96,7 @@ def main() -> int:
     if latencies:
         print("\nlatency, 1 worker: log produced -> trade visible in Redis / push received by the backend")
         print(describe(latencies))
-    return 0 if all(r.differences.startswith("0 ") for r in rows) else 1
+    return 0 if all(passed(r) for r in rows) else 1
 
 
 if __name__ == "__main__":

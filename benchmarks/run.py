@@ -24,6 +24,7 @@ from pads_stream.ops import kafka
 from pads_stream.topics import ensure_topics
 from stack.process import ROOT, free_port
 
+from .baseline import runner as baseline
 from .latency import Latency, offered, pushed, reset_backend, send_all, split, summarize
 from .workload import Workload, messages
 
@@ -40,6 +41,7 @@ class Result:
     cpu_s: float
     differences: str
     from_start: bool = False  # timed from the worker's start (a run too short to see progress)
+    engine: str = "pads"
 
     @property
     def rate(self) -> float:
@@ -80,10 +82,11 @@ def _proc_stats(pid: int) -> tuple[float, float]:
 
 
 async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[bytes]], workdir: Path,
-                           timeout_s: float) -> tuple[float, float, dict[int, tuple[float, float]]]:
+                           timeout_s: float, derived_topics: tuple[str, ...] = ("UPDATES_TOPIC",),
+                           ) -> tuple[float, float, dict[int, tuple[float, float]]]:
     bootstrap, app_id = env["KAFKA_BOOTSTRAP_SERVERS"], env["APP_ID"]
     raw = [TopicPartition(env["RAW_LOG_TOPIC"], p) for p in range(PARTITIONS)]
-    derived = [TopicPartition(env["UPDATES_TOPIC"], p) for p in range(PARTITIONS)]
+    derived = [TopicPartition(env[t], p) for t in derived_topics for p in range(PARTITIONS)]
     first: float | None = None
     started = time.monotonic()
     stats: dict[int, tuple[float, float]] = {}
@@ -167,6 +170,19 @@ def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeo
     differences = summary.split(":")[-1].strip() if "differences" in summary else summary
     return Result(workers, w.tokens, w.trades, done - abs(first), max(s[0] for s in stats.values()),
                   sum(s[1] for s in stats.values()), differences, from_start=first < 0)
+
+
+def measure_baseline(env: dict[str, str], w: Workload, workdir: Path, timeout_s: float) -> Result:
+    """The Quix Streams app on the same topic, then its candles against ours in Redis."""
+    qenv = baseline.quix_env(env, workdir)
+    procs = [baseline.start(qenv, workdir)]
+    try:
+        first, done, stats = asyncio.run(_until_caught_up(qenv, procs, workdir, timeout_s, derived_topics=()))
+    finally:
+        stop_workers(procs)
+    same = baseline.compare(env["REDIS_URL"], env["REDIS_NAMESPACE"], qenv["REDIS_NAMESPACE"])
+    return Result(1, w.tokens, w.trades, done - abs(first), max(s[0] for s in stats.values()),
+                  sum(s[1] for s in stats.values()), same, from_start=first < 0, engine="quix")
 
 
 def bench_env(base: dict[str, str]) -> dict[str, str]:
