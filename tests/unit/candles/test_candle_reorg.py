@@ -317,6 +317,40 @@ def test_settling_only_flips_final_flags(scenario: tuple[list[TradeEvent], list[
     assert settle(state, trades[-1].ref.block_number + 100, INTERVALS) == []
 
 
+def settle_by_definition(state: TokenState, finalized: int) -> list[tuple[int, dict[str, Any], bool]]:
+    """What settling means, O(pending): the buckets that leave pending, with their contents in
+    the view before, by interval then bucket."""
+    before, was = view(state, INTERVALS), pending_buckets(state, INTERVALS)
+    now = {(s, bucket_start(p.ts, s)) for p in state.pending if p.block > finalized for s in INTERVALS}
+    return [(s, before[s][t].to_public(), True) for (s, t) in sorted(was - now)]
+
+
+@REORG_SETTINGS
+@given(settle_scenarios())
+def test_settle_equals_its_definition(scenario: tuple[list[TradeEvent], list[int | None], bool]) -> None:
+    trades, points, _ = scenario
+    state = TokenState()
+    for tr, f in zip(trades, points, strict=True):
+        apply_trade(state, tr, INTERVALS)
+        if f is None:
+            continue
+        expected = settle_by_definition(state, f)
+        finals = [t for t in trades if t.ref.block_number <= f]
+        got = settle(state, f, INTERVALS)
+        assert [(s, c.to_public(), final) for s, c, final in got] == expected
+        if not finals:
+            continue
+        # settled holds each interval's latest bucket, and the market, of the final trades
+        # folded one by one as pending trades
+        unsettled = fresh(finals)
+        assert pub(state.settled) == {s: c.to_public() for s, c in unsettled.candles.items()}
+        assert state.settled_market == unsettled.market
+        assert (state.pending_eth, state.pending_token) == \
+            (sum(p.eth_amount for p in state.pending), sum(p.token_amount for p in state.pending))
+        assert encode_state(decode_state(encode_state(state))) == encode_state(state)
+        event(f"settle flipped {min(len(got), 4)}+")
+
+
 def test_every_bucket_that_becomes_final_is_reported() -> None:
     state = TokenState()
     log = Log()
