@@ -1,4 +1,4 @@
-"""Writes candle updates into Redis: one MULTI/EXEC per batch, idempotent by construction.
+"""Writes candle updates into Redis: one atomic script call per batch, idempotent by construction.
 
 A candle replaces whatever member its bucket had (ZREMRANGEBYSCORE t t + ZADD), so a batch
 written twice, or an older batch re-applied before a newer one, ends in the same state.
@@ -55,42 +55,93 @@ def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
     return candles, markets, trades, tokens
 
 
+# One op per item, in the order a MULTI/EXEC of the same commands would run them:
+#   ("z", key, score, member)  ZREMRANGEBYSCORE key score score; ZADD key score member unless None
+#   ("h", key, mapping)        DEL key; HSET key mapping unless empty
+#   ("r", key, keep)           ZREMRANGEBYRANK key 0 -keep-1
+#   ("s", key, member)         SADD key member
+Op = tuple[Any, ...]
+
+# The whole batch as one script call: atomic like MULTI/EXEC, but one command to encode and one
+# reply to parse instead of two per command, which cost more client CPU than the folding did.
+APPLY = """
+local i, n = 1, #ARGV
+while i <= n do
+  local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  if op == 'z' then
+    redis.call('ZREMRANGEBYSCORE', k, ARGV[i + 2], ARGV[i + 2])
+    if ARGV[i + 3] ~= '' then redis.call('ZADD', k, ARGV[i + 2], ARGV[i + 3]) end
+    i = i + 4
+  elseif op == 'h' then
+    local fields = tonumber(ARGV[i + 2])
+    redis.call('DEL', k)
+    if fields > 0 then redis.call('HSET', k, unpack(ARGV, i + 3, i + 2 + 2 * fields)) end
+    i = i + 3 + 2 * fields
+  elseif op == 'r' then
+    redis.call('ZREMRANGEBYRANK', k, 0, -tonumber(ARGV[i + 2]) - 1)
+    i = i + 3
+  elseif op == 's' then
+    redis.call('SADD', k, ARGV[i + 2])
+    i = i + 3
+  else
+    return redis.error_reply('pads mirror: unknown op ' .. tostring(op))
+  end
+end
+return n
+"""
+
+
+def ops(planned: Plan) -> list[Op]:
+    candles, markets, trades, tokens = planned
+    out: list[Op] = [("z", key, t, member) for (key, t), member in candles.items()]
+    out += [("h", key, mapping) for key, mapping in markets.items()]
+    for key, by_score in trades.items():
+        out += [("z", key, score, trade) for score, trade in by_score.items()]
+        out.append(("r", key, RECENT_TRADES))
+    out += [("s", tokens_key(pfx), token) for token, pfx in tokens.items()]
+    return out
+
+
+def script_args(batch: list[Op]) -> tuple[list[str], list[bytes | str | int]]:
+    """KEYS (each once, so a cluster can route the call) and the flat ARGV of `APPLY`."""
+    index: dict[str, int] = {}
+    args: list[bytes | str | int] = []
+    for op in batch:
+        kind, key = op[0], op[1]
+        ki = index.setdefault(key, len(index) + 1)
+        if kind == "z":
+            args += ("z", ki, op[2], b"" if op[3] is None else op[3])
+        elif kind == "h":
+            args += ("h", ki, len(op[2]))
+            for field, value in op[2].items():
+                args += (field, value)
+        else:
+            args += (kind, ki, op[2])
+    return list(index), args
+
+
 class RedisMirror:
     def __init__(self, url: str, namespace: str = "pads", max_backoff: float = 5.0) -> None:
         self.namespace = namespace
         self.redis = aioredis.from_url(url, decode_responses=False, health_check_interval=30)
+        self.apply = self.redis.register_script(APPLY)
         self.max_backoff = max_backoff
         self.written = 0
 
     async def write(self, updates: list[dict[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        candles, markets, trades, tokens = plan(updates, self.namespace)
+        planned = plan(updates, self.namespace)
+        keys, args = script_args(ops(planned))
         delay = 0.1
         while True:
             try:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    for (key, t), member in candles.items():
-                        pipe.zremrangebyscore(key, t, t)
-                        if member is not None:
-                            pipe.zadd(key, {member: t})
-                    for key, mapping in markets.items():
-                        pipe.delete(key)
-                        if mapping:
-                            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]  # redis-py's Mapping is invariant
-                    for key, by_score in trades.items():
-                        for score, trade in by_score.items():
-                            pipe.zremrangebyscore(key, score, score)
-                            if trade is not None:
-                                pipe.zadd(key, {trade: score})
-                        pipe.zremrangebyrank(key, 0, -RECENT_TRADES - 1)
-                    for token, pfx in tokens.items():
-                        pipe.sadd(tokens_key(pfx), token)
-                    await pipe.execute()
-                self.written += len(candles)
+                if keys:
+                    await self.apply(keys=keys, args=args)
+                self.written += len(planned[0])
                 return
             except (RedisError, OSError) as exc:
                 log.error("redis mirror write of %d candles failed, retrying in %.1fs: %r",
-                          len(candles), delay, exc)
+                          len(planned[0]), delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
 

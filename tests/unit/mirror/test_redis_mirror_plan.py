@@ -3,7 +3,6 @@ message (`TokenUpdate`: what one token's batch says, and its wire format)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from pads_stream.candles.fold import Candle
 from pads_stream.decode.events import LogRef, TradeEvent
 from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
-from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, candle_member, plan
+from pads_stream.mirror.redis_mirror import RECENT_TRADES, candle_member, ops, plan, script_args
 from pads_stream.mirror.updates import TokenUpdate, decode_update, public_candle, public_trade
 
 A = "0x" + "aa" * 20
@@ -471,42 +470,39 @@ def test_plan_is_idempotent_over_a_repeated_batch() -> None:
 
 
 # --------------------------------------------------------------------------- RedisMirror.write commands
+# The ops of a batch, as the Redis commands the script runs for them (the script itself is
+# checked against these commands on a real Redis in tests/integration/test_redis_mirror.py).
 
-class FakePipeline:
-    def __init__(self, log: list[tuple[Any, ...]]) -> None:
-        self.log = log
-
-    async def __aenter__(self) -> FakePipeline:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    def __getattr__(self, name: str) -> Any:
-        def record(*args: Any, **kwargs: Any) -> None:
-            self.log.append((name, *args, *sorted(kwargs.items())))
-        return record
-
-    async def execute(self) -> list[Any]:
-        self.log.append(("execute",))
-        return []
-
-
-class FakeRedis:
-    def __init__(self) -> None:
-        self.log: list[tuple[Any, ...]] = []
-
-    def pipeline(self, transaction: bool = True) -> FakePipeline:
-        assert transaction is True
-        return FakePipeline(self.log)
+def commands(batch_ops: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for op in batch_ops:
+        if op[0] == "z":
+            out.append(("zremrangebyscore", op[1], op[2], op[2]))
+            if op[3] is not None:
+                out.append(("zadd", op[1], {op[3]: op[2]}))
+        elif op[0] == "h":
+            out.append(("delete", op[1]))
+            if op[2]:
+                out.append(("hset", op[1], ("mapping", op[2])))
+        elif op[0] == "r":
+            out.append(("zremrangebyrank", op[1], 0, -op[2] - 1))
+        else:
+            out.append(("sadd", op[1], op[2]))
+    return out + [("execute",)]
 
 
 def written(batch: list[dict[str, Any]], namespace: str = "pads") -> list[tuple[Any, ...]]:
-    mirror = RedisMirror("redis://localhost:1/0", namespace)
-    fake = FakeRedis()
-    mirror.redis = fake  # type: ignore[assignment]
-    asyncio.run(mirror.write(batch))
-    return fake.log
+    return commands(ops(plan(batch, namespace)))
+
+
+def test_script_args_name_each_key_once_and_flatten_ops() -> None:
+    batch_ops = [("z", "c", 60, b"m"), ("z", "c", 120, None), ("h", "m", {"a": "1", "b": "2"}), ("h", "e", {}),
+                 ("r", "t", 500), ("s", "k", "0xaa")]
+    keys, args = script_args(batch_ops)
+    assert keys == ["c", "m", "e", "t", "k"]
+    assert args == ["z", 1, 60, b"m", "z", 1, 120, b"", "h", 2, 2, "a", "1", "b", "2", "h", 3, 0,
+                    "r", 4, 500, "s", 5, "0xaa"]
+    assert script_args([]) == ([], [])
 
 
 def test_write_deletes_without_adding_and_replaces_markets() -> None:

@@ -1,0 +1,92 @@
+"""The mirror's Lua script on a real Redis does exactly what its ops say as plain commands.
+
+Each batch goes through `RedisMirror.write` into one namespace and, as the commands of
+`ops(plan(...))` in a MULTI/EXEC, into another; after every batch both namespaces must hold
+the same keys and values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+import redis
+
+from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, ops, plan
+
+pytestmark = pytest.mark.integration
+TOKENS = ["0x" + c * 40 for c in "abc"]
+
+
+def random_batch(rng: random.Random, size: int) -> list[dict[str, Any]]:
+    batch = []
+    for _ in range(size):
+        token = rng.choice(TOKENS)
+        candles = {lbl: [{"t": 60 * rng.randrange(8), "open": "1.5", "close": str(rng.randrange(100)),
+                          "trades": rng.randrange(1, 9), "final": rng.random() < 0.5}
+                         for _ in range(rng.randrange(3))] for lbl in ("1m", "5m")}
+        deleted = {"1m": [60 * rng.randrange(8) for _ in range(rng.randrange(2))]}
+        trades = [{"block_number": rng.randrange(700), "log_index": rng.randrange(3), "price": str(rng.random()),
+                   **({"removed": True} if rng.random() < 0.2 else {})} for _ in range(rng.randrange(300))]
+        market = {} if rng.random() < 0.1 else {"price": str(rng.randrange(10**30)), "trades": str(rng.randrange(9))}
+        batch.append({"chain_id": rng.choice([1, 2]), "token": token, "candles": candles, "deleted": deleted,
+                      "trades": trades, "market": market})
+    return batch
+
+
+def run_plainly(r: redis.Redis, batch_ops: list[tuple[Any, ...]]) -> None:
+    with r.pipeline(transaction=True) as pipe:
+        for op in batch_ops:
+            if op[0] == "z":
+                pipe.zremrangebyscore(op[1], op[2], op[2])
+                if op[3] is not None:
+                    pipe.zadd(op[1], {op[3]: op[2]})
+            elif op[0] == "h":
+                pipe.delete(op[1])
+                if op[2]:
+                    pipe.hset(op[1], mapping=op[2])
+            elif op[0] == "r":
+                pipe.zremrangebyrank(op[1], 0, -op[2] - 1)
+            else:
+                pipe.sadd(op[1], op[2])
+        pipe.execute()
+
+
+def dump(r: redis.Redis, namespace: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in sorted(r.scan_iter(match=f"{namespace}:*")):
+        kind = r.type(key)
+        if kind == b"zset":
+            value: Any = r.zrange(key, 0, -1, withscores=True)
+        elif kind == b"hash":
+            value = r.hgetall(key)
+        else:
+            value = sorted(r.smembers(key))
+        out[key.decode()[len(namespace):]] = value
+    return out
+
+
+def test_the_script_writes_what_the_commands_say(redis_server: str) -> None:
+    rng = random.Random(7)
+    r = redis.Redis.from_url(redis_server)
+    script_ns, plain_ns = f"script{rng.randrange(10**9)}", f"plain{rng.randrange(10**9)}"
+
+    async def scripted(batches: list[list[dict[str, Any]]]) -> None:
+        mirror = RedisMirror(redis_server, script_ns)
+        try:
+            for batch in batches:
+                await mirror.write(batch)
+                run_plainly(r, ops(plan(batch, plain_ns)))
+                assert dump(r, script_ns) == dump(r, plain_ns)
+        finally:
+            await mirror.close()
+
+    batches = [random_batch(rng, rng.randrange(1, 6)) for _ in range(25)]
+    asyncio.run(scripted(batches + [[]]))
+    state = dump(r, script_ns)
+    trades = [v for k, v in state.items() if ":trades:" in k]
+    assert trades and max(map(len, trades)) == RECENT_TRADES  # trimming ran
+    assert any(":market:" in k for k in state) and any(":candles:" in k for k in state)
+    r.close()
