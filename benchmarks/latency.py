@@ -5,7 +5,7 @@ The workload's creation logs are preloaded and applied first; then its trades ar
 in real time at the offered rate, as the bridge would (idempotent producer, acks=all,
 linger 5 ms), each stamped with the wall time just before its send. Redis visibility is
 observed from outside the worker: keyspace notifications on the market hashes (written in
-the same MULTI/EXEC as the candles and trades) trigger a read of the token's new trades.
+the same atomic script call as the candles and trades) trigger a read of the token's new trades.
 The backend stamps what it receives (`/received`, `at`).
 """
 

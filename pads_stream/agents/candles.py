@@ -35,6 +35,8 @@ open_gaps: dict[int, int] = {}
 cache = StateCache(settings.state_cache_size)  # raw partition -> offset sought back to, until it arrives
 _offsets_client: AIOKafkaConsumer | None = None
 RESEEK_AFTER_S = 1.0
+STATS_EVERY_S = 30.0
+stats = {"logs": 0, "batches": 0, "updates": 0, "writes": 0}
 
 
 @app.agent(raw_logs, name="candles")
@@ -71,6 +73,10 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
         out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
                           for e in batch])
         await _send_and_write(batch, out, at)
+        stats["logs"] += len(batch)
+        stats["batches"] += 1
+        stats["updates"] += len(out.updates)
+        stats["writes"] += len(out.writes)
     except BaseException:
         cache.clear()  # states were changed in place; the table has what counts
         raise
@@ -164,3 +170,14 @@ async def reseek_open_gaps() -> None:
         elif time.monotonic() - _last_seek[partition][1] >= RESEEK_AFTER_S:
             log.warning("raw partition %d: offset %d has not come yet; seeking to it again", partition, offset)
             await _seek(partition, offset)
+
+
+@app.timer(STATS_EVERY_S)
+async def log_stats() -> None:
+    """What the agent did lately: batch sizes say whether per-batch costs or per-log costs rule."""
+    if stats["batches"]:
+        log.info("candles: %d logs in %d batches (%.1f per batch), %d updates sent, %d table writes "
+                 "in the last %.0f s", stats["logs"], stats["batches"], stats["logs"] / stats["batches"],
+                 stats["updates"], stats["writes"], STATS_EVERY_S)
+    for k in stats:
+        stats[k] = 0
