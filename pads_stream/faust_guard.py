@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from faust.transport.consumer import Consumer
+from faust.utils.functional import consecutive_numbers
 
 log = logging.getLogger(__name__)
 _original_ack = Consumer.ack
@@ -44,6 +45,34 @@ def _generation_checked_ack(self: Any, message: Any) -> bool:
     return bool(_original_ack(self, message))
 
 
+def _new_offset(self: Any, tp: Any) -> int | None:
+    """Faust's `Consumer._new_offset` (the offset to commit: the end of the first run of
+    consecutive acked offsets) on a deduplicated list. Faust merges its gap ranges into the
+    acked list without removing offsets already there, and keeps acks below the committed
+    offset of records read again after a seek back: a duplicate then splits the run, and the
+    partition's commits stop there for good (seen with two workers and a backlog)."""
+    acked = self._acked[tp]
+    if not acked:
+        return None
+    gaps = self._gap[tp]
+    if gaps:
+        top = max(acked)
+        ranges = sorted(gaps.overlap(0, top), key=lambda i: i.begin)
+        if ranges:
+            filled = [o for r in ranges for o in range(r.begin, r.end)]
+            acked.extend(filled)
+            gaps.chop(0, max(filled[-1], top + 1))
+    committed = self._committed_offset[tp]
+    acked[:] = sorted({o for o in acked if committed is None or o >= committed})
+    if not acked or (committed and acked[0] - committed > 1):  # Faust's own tolerance of one
+        return None
+    run = next(consecutive_numbers(acked))
+    del acked[:len(run)]
+    self._acked_index[tp].difference_update(run)
+    return int(run[-1]) + 1
+
+
 def install() -> None:
     if Consumer.ack is not _generation_checked_ack:
         Consumer.ack = _generation_checked_ack  # type: ignore[method-assign]
+        Consumer._new_offset = _new_offset  # type: ignore[method-assign]
