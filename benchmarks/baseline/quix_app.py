@@ -17,7 +17,6 @@ import os
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import redis
 from quixstreams import Application
 from quixstreams.models.serializers import Deserializer
@@ -28,6 +27,7 @@ from pads_stream.candles.price import format_price, trade_price
 from pads_stream.chain.rawlog import RawLog, parse_message
 from pads_stream.decode.events import TradeEvent, decode_log
 from pads_stream.mirror.keys import candles_key, prefix
+from pads_stream.mirror.redis_mirror import candle_member
 
 SKIP: dict[str, Any] = {"ts": 0}
 
@@ -93,7 +93,7 @@ class RedisCandleSink(BatchingSink):
             member = {k: v for k, v in c.items() if k not in ("chain_id", "token")}
             member["t"] = t
             key = candles_key(prefix(self.namespace, c["chain_id"]), c["token"], lbl)
-            latest[(key, t)] = orjson.dumps(member, option=orjson.OPT_SORT_KEYS)
+            latest[(key, t)] = candle_member(member)
         assert self.client is not None
         with self.client.pipeline(transaction=True) as pipe:
             for (key, t), member in latest.items():

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import redis
 
+from pads_stream.mirror.redis_mirror import candle_member
 from stack.process import ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -53,7 +54,7 @@ def _strip(member: bytes) -> tuple[int, bytes]:
     """A candle member without our finality flag, which the baseline has no notion of."""
     c = orjson.loads(member)
     c.pop("final", None)
-    return c["t"], orjson.dumps(c, option=orjson.OPT_SORT_KEYS)
+    return c["t"], candle_member(c)
 
 
 def _candles(r: redis.Redis, namespace: str) -> dict[str, dict[int, bytes]]:

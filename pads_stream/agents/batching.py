@@ -29,7 +29,7 @@ async def ready_batches(stream: StreamT[bytes], size: int) -> AsyncIterator[list
         while True:
             if nxt is None:
                 nxt = asyncio.ensure_future(events.__anext__())
-            if batch:
+            if batch and not nxt.done():  # an event already in hand needs no timed wait
                 done, _ = await asyncio.wait((nxt,), timeout=HOLD_S)
                 if not done:
                     yield batch  # the next event stays pending in `nxt`

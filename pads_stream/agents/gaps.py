@@ -15,11 +15,10 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP, EventT
 
-from ..candles.batch import Outcome, position_key
+from ..candles.batch import Outcome, decode_position, position_key
 from ..worker import app, raw_logs, settings, token_state
 
 log = logging.getLogger(__name__)
@@ -140,8 +139,7 @@ async def _seek_stalled(assigned: set[int]) -> None:
         p = tp.partition
         applied = next_offset.get(p)
         if applied is None:  # no event since it was assigned: the table says where it stands
-            raw = token_state.get(position_key(p))
-            applied = orjson.loads(raw)["next"] if raw else earliest.get(p, 0)
+            applied = decode_position(token_state.get(position_key(p)))["next"]
         target = max(applied, earliest.get(p, 0))
         if target < end:
             log.warning("raw partition %d: offsets %d..%d remain but none has come for %.0f s; seeking to %d",

@@ -50,6 +50,12 @@ def position_key(partition: int) -> bytes:
     return b"\x00position:%d" % partition
 
 
+def decode_position(raw: bytes | None) -> dict[str, Any]:
+    """A partition's position value; next = -1: nothing applied yet, so any first offset is
+    where the partition starts."""
+    return orjson.loads(raw) if raw else {"next": -1, "finalized": -1}  # type: ignore[no-any-return]
+
+
 def pending_key(partition: int) -> bytes:
     return b"\x00pending:%d" % partition
 
@@ -151,9 +157,7 @@ class BatchFolder:
     def _position(self, partition: int) -> dict[str, Any]:
         pos = self.positions.get(partition)
         if pos is None:
-            raw = self.read(partition, position_key(partition))
-            # next = -1: nothing applied yet, so any first offset is where the partition starts.
-            pos = orjson.loads(raw) if raw else {"next": -1, "finalized": -1}
+            pos = decode_position(self.read(partition, position_key(partition)))
             self.positions_read[partition] = dict(pos)
             pos["next"] = max(pos["next"], self.floor.get(partition, -1))
             self.positions[partition] = pos
