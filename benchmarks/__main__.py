@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -65,6 +66,7 @@ def main() -> int:
         base.update(s.urls)
     rows: list[Result] = []
     latencies: list[Latency] = []
+    ok = False
     try:
         for rate in (int(r) for r in args.latency.split(",") if r):
             env = bench_env(base)
@@ -86,9 +88,15 @@ def main() -> int:
                     print("running the Quix Streams baseline on the same topic...", file=sys.stderr, flush=True)
                     rows.append(measure_baseline(env, w, workdir / env["APP_ID"], args.timeout))
                     print(table(rows), file=sys.stderr, flush=True)
+        ok = all(passed(r) for r in rows)
     finally:
         for s in reversed(services):
             s.stop()
+        # The broker's logs and changelogs of a full run take gigabytes: kept only to debug a failure.
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"logs and data kept in {workdir}", file=sys.stderr)
     print(f"machine: {platform.machine()}, {platform.python_version()}, "
           f"{len(__import__('os').sched_getaffinity(0))} cores; {PARTITIONS} partitions; all features on "
           f"(6 intervals, market, Redis, socket.io push to the reference backend, reorg bookkeeping)")
@@ -96,7 +104,7 @@ def main() -> int:
     if latencies:
         print("\nlatency, 1 worker: log produced -> trade visible in Redis / push received by the backend")
         print(describe(latencies))
-    return 0 if all(passed(r) for r in rows) else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -25,9 +25,8 @@ Stop every worker of the group first: replay refuses while the consumer group (A
 active members, and lists them. Then, after a confirmation (--yes skips it; without a
 terminal on stdin, --yes is required), it:
 
-  1. resets the group's committed offsets: RAW_LOG_TOPIC to the beginning of every
-     partition; UPDATES_TOPIC to its end, so that what the old run derived is not
-     consumed again;
+  1. resets the group's committed offsets on RAW_LOG_TOPIC to the beginning of every
+     partition;
   2. deletes the changelog topic {APP_ID}-token-state-changelog, waits until it is gone,
      and recreates it compacted with TOPIC_PARTITIONS partitions;
   3. deletes the local table state under DATA_DIR (Faust's v<N> directories only);
@@ -35,7 +34,7 @@ terminal on stdin, --yes is required), it:
   5. runs `python -m faust -A pads_stream worker -l warn` with the same environment and a
      free WEB_PORT, shows a progress bar on stderr (committed raw-log offsets against the
      end offsets taken at the start, rate, ETA), and when the raw-log topic is caught up
-     and the trades and updates topics have no lag, stops it and prints the checksum.
+     (a log is committed only once Redis has its candles), stops it and prints the checksum.
 
 Then start the normal workers again. A worker with another DATA_DIR must start with that
 directory emptied.

@@ -57,13 +57,11 @@ class WorkerSettings(CommonSettings):
     backend_socket_token: str = Field("", alias="BACKEND_SOCKET_TOKEN")
     backend_namespace: str = Field("/listener", alias="BACKEND_SOCKET_NAMESPACE")
     processing_interval_ms: int = Field(100, alias="PROCESSING_INTERVAL_MS", ge=1, le=60_000)
-    sink_batch_size: int = Field(1000, alias="SINK_BATCH_SIZE", ge=1, le=100_000)
     fold_batch_size: int = Field(1000, alias="FOLD_BATCH_SIZE", ge=1, le=100_000)
     state_cache_size: int = Field(2_000, alias="STATE_CACHE_SIZE", ge=0, le=10_000_000)
     push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
     ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
         default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
-    updates_topic: str = Field("pads.candle-updates", alias="UPDATES_TOPIC")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
     # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.

@@ -1,6 +1,6 @@
 """The Faust app: topics, the token-state table, and the agents that connect them.
 
-    pads.chain-logs --candles (decode, fold)--> pads.candle-updates --sink--> Redis, socket.io
+    pads.chain-logs --candles (decode, fold; table token-state)--> sink: Redis, socket.io
                                  \\-> pads.dead-letters
 
 The raw-log topic is keyed by token and shares TOPIC_PARTITIONS with the table changelog,
@@ -74,7 +74,6 @@ def _topic(name: str) -> faust.TopicT:
 
 
 raw_logs = _topic(settings.raw_log_topic)
-updates = _topic(settings.updates_topic)
 dead_letters = _topic(settings.dead_letter_topic)
 
 
@@ -83,8 +82,7 @@ dead_letters = _topic(settings.dead_letter_topic)
 def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
     ensure_topics_blocking(settings.kafka_bootstrap_servers,
-                           [settings.raw_log_topic, settings.updates_topic,
-                            settings.dead_letter_topic, changelog],
+                           [settings.raw_log_topic, settings.dead_letter_topic, changelog],
                            settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
 
 
@@ -97,4 +95,4 @@ token_state = app.Table(
 )
 
 from . import web  # noqa: E402,F401  (health page)
-from .agents import candles, sink  # noqa: E402,F401  (registers the agents)
+from .agents import candles  # noqa: E402,F401  (registers the agent)

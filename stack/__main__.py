@@ -55,7 +55,7 @@ def demo(workdir: Path, curves: int) -> int:
         print(f"""
 pads-stream demo is up in {time.monotonic() - started:.1f}s. Environment: {workdir / 'env'}
 
-  Kafka       {env['KAFKA_BOOTSTRAP_SERVERS']}   topics pads.chain-logs, pads.trades, pads.candle-updates
+  Kafka       {env['KAFKA_BOOTSTRAP_SERVERS']}   topics pads.chain-logs, pads.dead-letters
   Redis       {env['REDIS_URL']}   try: redis-cli -u {env['REDIS_URL']} --scan --pattern 'pads:{chain}:*'
   anvil       {env['BLOCKCHAIN_HTTP_URL']}   factory {env['BONDING_CURVE_FACTORY_ADDRESS']}
   backend     {env['BACKEND_SOCKET_URL']}/stats   received events: {env['BACKEND_SOCKET_URL']}/received?event=candle&limit=5

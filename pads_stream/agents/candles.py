@@ -1,16 +1,15 @@
 """Candle agent, partitioned by token: decodes raw logs and folds them into the token-state
-table in batches, then emits one update per touched token on `pads.candle-updates`.
+table in batches, and delivers one update per touched token to Redis and the socket.io push.
 
-The bridge keys launchpad logs by token, so a token's logs, its state and its updates share
-one partition and there is no repartition hop. A batch is whatever the stream has ready (at
+The bridge keys launchpad logs by token, so a token's logs and its state share one partition
+and there is no repartition hop. A batch is whatever the stream has ready (at
 most FOLD_BATCH_SIZE): one event when the load is light, so latency stays one event's worth.
-The pure work is in `candles.batch`; this agent reads, sends, writes, acks, and seeks back
+The pure work is in `candles.batch`; this agent reads, delivers, writes, acks, and seeks back
 when the table says the consumer skipped records.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from collections.abc import Callable
@@ -21,8 +20,8 @@ from faust.types import TP, EventT, StreamT
 from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
 from ..faust_guard import ack_processed, release
-from ..worker import app, raw_logs, settings, token_state, updates
-from . import gaps
+from ..worker import app, raw_logs, settings, token_state
+from . import gaps, sink
 from .batching import ready_batches
 from .deadletter import send_dead_letter
 
@@ -35,9 +34,9 @@ stats = {"logs": 0, "batches": 0, "updates": 0, "writes": 0}
 
 @app.agent(raw_logs, name="candles")
 async def candles(stream: StreamT[bytes]) -> None:
-    # Manual acks, after the updates and table writes are handed to the producer: Faust acks
-    # the current event of a cancelled agent, which would commit a log never folded. Faust
-    # flushes the producer before it commits offsets.
+    # Manual acks, after Redis has the updates and the table writes are handed to the
+    # producer: Faust acks the current event of a cancelled agent, which would commit a log
+    # never folded. Faust flushes the producer before it commits offsets.
     async for batch in ready_batches(stream, settings.fold_batch_size):
         held = await fold_batch(batch)
         for i, event in enumerate(batch):
@@ -48,7 +47,7 @@ async def candles(stream: StreamT[bytes]) -> None:
 
 
 async def fold_batch(batch: list[EventT]) -> set[int]:
-    """Fold, send, write; returns the indices of events held back behind a gap."""
+    """Fold, deliver, write; returns the indices of events held back behind a gap."""
     # RocksDB keeps one database per partition and Faust picks it, and the changelog
     # partition, from the current event: point it at an event of the key's partition.
     of_partition = {e.message.partition: e for e in batch}
@@ -66,7 +65,7 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
     try:
         out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
                           for e in batch])
-        await _send_and_write(batch, out, at)
+        await _deliver_and_write(batch, out, at)
         stats["logs"] += len(batch)
         stats["batches"] += 1
         stats["updates"] += len(out.updates)
@@ -79,17 +78,15 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
     return set(out.held)
 
 
-async def _send_and_write(batch: list[EventT], out: Outcome, at: Callable[[int], None]) -> None:
+async def _deliver_and_write(batch: list[EventT], out: Outcome, at: Callable[[int], None]) -> None:
     for reason in out.deep_reorgs:
         deep_reorgs.append(reason)
         log.critical("%s; run `python -m pads_stream replay` to rebuild", reason)
     for i, reason in out.dead:
         await send_dead_letter(batch[i], "candles", reason)
-    # The table is written only once Kafka has the updates: a state that survives an
+    # The table is written only once Redis has the updates: a state that survives an
     # interruption then implies its updates did, and a redelivered log needs nothing re-sent.
-    sent = [await updates.send(key=key, value=value) for key, value in out.updates]
-    if sent:
-        await asyncio.gather(*sent)
+    await sink.deliver(out.updates)
     for partition, key, value in out.writes:
         at(partition)
         if value is None:
@@ -108,7 +105,7 @@ async def _forget_states(sender: object, revoked: set[TP], **_: object) -> None:
 async def log_stats() -> None:
     """What the agent did lately: batch sizes say whether per-batch costs or per-log costs rule."""
     if stats["batches"]:
-        log.info("candles: %d logs in %d batches (%.1f per batch), %d updates sent, %d table writes "
+        log.info("candles: %d logs in %d batches (%.1f per batch), %d updates delivered, %d table writes "
                  "in the last %.0f s", stats["logs"], stats["batches"], stats["logs"] / stats["batches"],
                  stats["updates"], stats["writes"], STATS_EVERY_S)
     for k in stats:

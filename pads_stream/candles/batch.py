@@ -1,5 +1,5 @@
-"""Fold a batch of raw-log messages into token states (pure): what the candle agent must send
-and then write.
+"""Fold a batch of raw-log messages into token states (pure): what the candle agent must
+deliver (to Redis and the push) and then write.
 
 Each token's state is read and decoded once per batch and encoded once, however many of its
 trades the batch holds, and each token touched gets one update message. Besides one value
@@ -9,8 +9,8 @@ tokens that still have pending trades, so a rising finalized block settles exact
 
 Idempotency: a message below the partition's next offset, or at or below the offset its
 token's value records, was applied already and changes nothing. The agent writes the table
-only after Kafka acknowledged the batch's updates, so a state that survived an interruption
-implies its updates did too.
+only after Redis took the batch's updates, so a state that survived an interruption implies
+its updates did too.
 
 Gaps: a message above the partition's next offset means the consumer skipped some (Faust
 drops records it fetched around a rebalance, then commits past them as a "gap"). The batch
@@ -77,7 +77,7 @@ class Outcome:
     dead: list[tuple[int, str]] = field(default_factory=list)
     gaps: dict[int, tuple[int, int]] = field(default_factory=dict)
     held: list[int] = field(default_factory=list)
-    updates: list[tuple[bytes, bytes]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
     # (partition, key, value); None deletes, so an emptied set reads the same as one never made.
     writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     deep_reorgs: list[str] = field(default_factory=list)
@@ -130,7 +130,7 @@ class BatchFolder:
                 out.deep_reorgs.append(str(exc))
                 out.dead.append((i, f"deep reorg: {exc}"))
         for key, upd in self.updates.items():
-            out.updates.append((key, upd.encode(self.chain_id, key.decode(), self.states[key].market)))
+            out.updates.append(upd.to_dict(self.chain_id, key.decode(), self.states[key].market))
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, encode_state(self.states[key])))
         # After the states: a batch cut short is redone on redelivery. Before the pending

@@ -1,7 +1,8 @@
-"""The update message on `pads.candle-updates` (candle agent -> sink), keyed by token.
+"""The update of one token by one batch: what the candle agent hands the Redis mirror and
+the socket.io push.
 
 It carries full candles, never deltas, so writing it twice gives the same Redis state. The
-candle agent sends one per token and batch: `trades` are new trades and, marked `removed`,
+candle agent makes one per token and batch: `trades` are new trades and, marked `removed`,
 trades that left the chain, in chain-event order; `correction` says a reorg changed candles.
 """
 
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 from copy import copy
 from typing import Any
-
-import orjson
 
 from ..candles.fold import Candle
 from ..candles.intervals import label
@@ -36,10 +35,10 @@ def public_candle(candle: Candle, final: bool) -> dict[str, Any]:
 
 
 class TokenUpdate:
-    """What one token's update message will say, accumulated over a batch (pure).
+    """What one token's update will say, accumulated over a batch (pure).
 
     Later versions of a bucket replace earlier ones and a bucket emptied then refilled is
-    not deleted, so one message per token and batch says what every per-trade message in
+    not deleted, so one update per token and batch says what every per-trade update in
     order would have said, in the end state. Trades and their removals keep chain-event
     order: a log removed and re-included at the same position must end present.
     """
@@ -71,26 +70,19 @@ class TokenUpdate:
         self.trades.append({"chain_id": chain_id, "token": token, "block_number": cursor[0],
                             "log_index": cursor[1], "removed": True})
 
-    def encode(self, chain_id: int, token: str, market: dict[str, str]) -> bytes:
+    def to_dict(self, chain_id: int, token: str, market: dict[str, str]) -> dict[str, Any]:
         by_label: dict[str, list[dict[str, Any]]] = {}
         for (s, _), (c, final) in sorted(self.candles.items()):
             by_label.setdefault(label(s), []).append(public_candle(c, final))
         gone: dict[str, list[int]] = {}
         for s, t in sorted(self.deleted):
             gone.setdefault(label(s), []).append(t)
-        return orjson.dumps({
+        return {
             "chain_id": chain_id,
             "token": token,
             "trades": self.trades,
             "candles": by_label,
             "deleted": gone,
             "correction": self.correction,
-            "market": market,
-        })
-
-
-def decode_update(payload: bytes) -> dict[str, Any]:
-    d = orjson.loads(payload)
-    if not isinstance(d, dict) or "token" not in d:
-        raise ValueError("not a candle update")
-    return d
+            "market": dict(market),  # a copy: the state's market goes on changing in later batches
+        }

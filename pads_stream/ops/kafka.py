@@ -62,8 +62,8 @@ async def partitions_of(client: AIOKafkaAdminClient, topics: list[str]) -> list[
     known = await topic_partitions(client)
     missing = [t for t in topics if t not in known]
     if missing:
-        raise OpsError(f"topics {missing} do not exist on the broker (check RAW_LOG_TOPIC, "
-                       "UPDATES_TOPIC and KAFKA_BOOTSTRAP_SERVERS)")
+        raise OpsError(f"topics {missing} do not exist on the broker (check RAW_LOG_TOPIC "
+                       "and KAFKA_BOOTSTRAP_SERVERS)")
     return [TopicPartition(t, p) for t in topics for p in range(known[t])]
 
 

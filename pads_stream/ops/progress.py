@@ -26,7 +26,7 @@ def format_count(n: float) -> str:
 
 
 def format_bar(done: int, total: int, rate: float | None, eta: float | None, width: int = 30,
-               label: str = "", unit: str = "msg", extra: str = "") -> str:
+               label: str = "", unit: str = "msg") -> str:
     """`label [#####.....]  50.0% 500/1.0k msg  120 msg/s  ETA 0:04`. An empty total is complete."""
     frac = 1.0 if total <= 0 else min(max(done / total, 0.0), 1.0)
     filled = int(frac * width)
@@ -34,7 +34,7 @@ def format_bar(done: int, total: int, rate: float | None, eta: float | None, wid
     speed = "--" if rate is None else format_count(rate)
     head = f"{label} " if label else ""
     return (f"{head}[{bar}] {frac * 100:5.1f}% {format_count(done)}/{format_count(total)} {unit}  "
-            f"{speed} {unit}/s  ETA {format_duration(eta)}" + (f"  {extra}" if extra else ""))
+            f"{speed} {unit}/s  ETA {format_duration(eta)}")
 
 
 class RateMeter:
@@ -73,7 +73,6 @@ class Bar:
         self.tty = self.out.isatty()
         self.every = 0.2 if self.tty else every
         self.meter = RateMeter()
-        self.extra = ""
         self._last = float("-inf")
         self._drawn = False
 
@@ -84,7 +83,7 @@ class Bar:
             return
         self._last = now
         line = format_bar(done, self.total, self.meter.rate, self.meter.eta(done, self.total),
-                          label=self.label, unit=self.unit, extra=self.extra)
+                          label=self.label, unit=self.unit)
         self.out.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
         self.out.flush()
         self._drawn = True

@@ -1,11 +1,9 @@
 """The rebuild step of `replay`: one worker subprocess, watched through the group's
 committed offsets until it has caught up.
 
-Done means: the raw-log topic's committed offsets reached the end offsets taken at start,
-and the updates topic has no lag. Committed offsets are read *before* the end
-offsets of the derived topics: Faust flushes its producer before it commits, so whatever
-the committed raw offsets cover is already in those end offsets, and a lag of 0 then really
-means the last candle was written to Redis (the sink commits only after Redis has it).
+Done means: the raw-log topic's committed offsets reached the end offsets taken at start.
+The candle agent acks a log only after Redis has what it changed, so that means the last
+candle is in Redis.
 """
 
 from __future__ import annotations
@@ -67,38 +65,33 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 async def wait_caught_up(s: WorkerSettings, group: str, raw: list[TopicPartition], begin: dict[TopicPartition, int],
-                         end: dict[TopicPartition, int], derived: list[TopicPartition], deadline: float,
-                         proc: subprocess.Popen[bytes], log: Path) -> None:
+                         end: dict[TopicPartition, int], deadline: float, proc: subprocess.Popen[bytes],
+                         log: Path) -> None:
     bar = Bar(sum(end[tp] - begin[tp] for tp in raw), label="rebuild")
     done = 0
-    async with kafka.admin(s.kafka_bootstrap_servers) as client, kafka.consumer(s.kafka_bootstrap_servers) as c:
+    async with kafka.admin(s.kafka_bootstrap_servers) as client:
         while True:
             if proc.poll() is not None:
                 raise OpsError(f"the worker exited with code {proc.returncode}:\n{tail(log)}")
-            committed = await kafka.committed(client, group, raw + derived)
-            derived_end = await c.end_offsets(derived)
+            committed = await kafka.committed(client, group, raw)
             done = sum(min(max(committed[tp], begin[tp]), end[tp]) - begin[tp] for tp in raw)
-            lag = sum(max(derived_end[tp] - max(committed[tp], 0), 0) for tp in derived)
-            raw_done = all(committed[tp] >= end[tp] for tp in raw)
-            bar.extra = f"lag {lag}" if raw_done else ""
             bar.update(done)
-            if raw_done and lag == 0:
+            if all(committed[tp] >= end[tp] for tp in raw):
                 bar.close(done)
                 return
             if time.monotonic() > deadline:
                 bar.close(done)
-                raise OpsError(f"timed out: {done}/{bar.total} raw-log messages committed, derived lag {lag}; "
+                raise OpsError(f"timed out: {done}/{bar.total} raw-log messages committed; "
                                f"the rebuild is incomplete, run replay again (worker log: {log})")
             await asyncio.sleep(POLL_S)
 
 
 async def rebuild(s: WorkerSettings, group: str, raw: list[TopicPartition], begin: dict[TopicPartition, int],
-                  end: dict[TopicPartition, int], derived: list[TopicPartition], timeout_s: float,
-                  env: dict[str, str]) -> None:
+                  end: dict[TopicPartition, int], timeout_s: float, env: dict[str, str]) -> None:
     deadline = time.monotonic() + timeout_s
     proc, log = start_worker(env)
     try:
-        await wait_caught_up(s, group, raw, begin, end, derived, deadline, proc, log)
+        await wait_caught_up(s, group, raw, begin, end, deadline, proc, log)
     finally:
         code = stop_worker(proc)
     print(f"worker stopped (exit code {code})")

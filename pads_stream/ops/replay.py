@@ -1,8 +1,7 @@
 """`replay`: rebuild the table, the changelog and Redis from the raw-log topic.
 
 Steps, each printed as it is done: refuse while the consumer group has members; reset the
-group (raw-log topic to the beginning, the updates topic to its end so what the old run
-derived is not consumed again); delete and recreate the compacted changelog;
+group's raw-log offsets to the beginning; delete and recreate the compacted changelog;
 delete the local table state; delete the Redis namespace; run one worker until it has
 caught up with the raw-log end offsets taken at start; print the checksum.
 """
@@ -33,7 +32,6 @@ class Plan:
     group: str
     changelog: str
     raw: list[TopicPartition]
-    derived: list[TopicPartition]
     begin: dict[TopicPartition, int]
     end: dict[TopicPartition, int]
 
@@ -45,8 +43,7 @@ class Plan:
         s = self.s
         return "\n".join([
             f"replay of consumer group {self.group} on {s.kafka_bootstrap_servers} will:",
-            f"  1. reset its offsets: {s.raw_log_topic} to the beginning ({self.total} messages to replay), "
-            f"{s.updates_topic} to its end",
+            f"  1. reset its offsets: {s.raw_log_topic} to the beginning ({self.total} messages to replay)",
             f"  2. delete and recreate topic {self.changelog} ({s.topic_partitions} partitions, compacted)",
             f"  3. delete the local table state in {', '.join(map(str, local_state_dirs(s.data_dir))) or s.data_dir}",
             f"  4. delete every Redis key {s.redis_prefix}:* on {s.redis_url}",
@@ -69,10 +66,9 @@ async def inspect(s: WorkerSettings) -> Plan:
     async with kafka.admin(s.kafka_bootstrap_servers) as client:
         await refuse_if_active(client, group)
         raw = await kafka.partitions_of(client, [s.raw_log_topic])
-        derived = await kafka.partitions_of(client, [s.updates_topic])
     async with kafka.consumer(s.kafka_bootstrap_servers) as c:
         begin, end = await kafka.offsets(c, raw)
-    return Plan(s, group, f"{group}-token-state-changelog", raw, derived, begin, end)
+    return Plan(s, group, f"{group}-token-state-changelog", raw, begin, end)
 
 
 async def refuse_if_active(client: AIOKafkaAdminClient, group: str) -> None:
@@ -85,16 +81,12 @@ async def refuse_if_active(client: AIOKafkaAdminClient, group: str) -> None:
 async def reset_offsets(p: Plan) -> None:
     async with kafka.admin(p.s.kafka_bootstrap_servers) as client:
         await refuse_if_active(client, p.group)  # again: a worker may have started since the prompt
-        before = await kafka.committed(client, p.group, p.raw + p.derived)
-    async with kafka.consumer(p.s.kafka_bootstrap_servers) as c:
-        derived_end = await c.end_offsets(p.derived)
-    target = {**{tp: p.begin[tp] for tp in p.raw}, **derived_end}
+        before = await kafka.committed(client, p.group, p.raw)
+    target = {tp: p.begin[tp] for tp in p.raw}
     await kafka.commit(p.s.kafka_bootstrap_servers, p.group, target)
-    for topic, where in ((p.s.raw_log_topic, "beginning"), (p.s.updates_topic, "end")):
-        tps = [tp for tp in target if tp.topic == topic]
-        was = sum(max(before[tp], 0) for tp in tps)
-        now = sum(target[tp] for tp in tps)
-        print(f"offsets reset: {topic} to its {where} ({len(tps)} partitions, sum of offsets {was} -> {now})")
+    was = sum(max(before[tp], 0) for tp in p.raw)
+    print(f"offsets reset: {p.s.raw_log_topic} to its beginning ({len(p.raw)} partitions, "
+          f"sum of offsets {was} -> {sum(target.values())})")
 
 
 async def recreate_changelog(p: Plan) -> None:
@@ -155,4 +147,4 @@ async def run_replay(s: WorkerSettings, yes: bool, timeout_s: float, env: dict[s
     await recreate_changelog(p)
     delete_local_state(s.data_dir)
     await delete_namespace(s.redis_url, s.redis_prefix)
-    await rebuild(s, p.group, p.raw, p.begin, p.end, p.derived, timeout_s, env)
+    await rebuild(s, p.group, p.raw, p.begin, p.end, timeout_s, env)

@@ -1,4 +1,4 @@
-"""Bad input, a refused backend and a stopped worker: loud, lossless, exact."""
+"""Bad input, a refused backend, a stopped worker and a Redis outage: loud, lossless, exact."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import threading
 import time
 
 import orjson
+import redis
 
 from pads_stream.decode.abi import TRADE_TOPIC
+from stack import redis as local_redis
 
 from .conftest import Deployment, wait_for
 from .driver import drive, next_boundary, produce, read_topic
@@ -33,6 +35,34 @@ def test_sigterm_mid_stream_then_restart_leaves_candles_exact(deployment: Deploy
     assert worker.proc.returncode == 0, worker.log_tail(40)
     time.sleep(1.0)
     d.start_worker(DATA_DIR=str(d.dir / "worker-data"))
+    flow.join(300)
+    assert "ts" in done, "the trade driver did not finish"
+    assert_exact(d)
+
+
+def test_a_redis_outage_holds_the_worker_back_and_loses_nothing(deployment: Deployment) -> None:
+    """Redis stops while trades flow: the worker retries, reports it, commits nothing it could
+    not write, and once Redis is back (with its data: append-only file) it catches up exactly."""
+    d = deployment
+    own = local_redis.start(d.dir / "redis", persist=True)
+    d.procs.append(own)
+    d.env["REDIS_URL"] = url = own.urls["REDIS_URL"]
+    d.redis = redis.Redis.from_url(url)
+    rng = random.Random(11)
+    curves = [d.pad.create_curve(f"O{i}", f"O{i}") for i in range(3)]
+    d.start_bridge()
+    worker = d.start_worker()
+    now = d.pad.w3.eth.get_block("latest")["timestamp"]
+    done: dict[str, int] = {}
+    flow = threading.Thread(target=lambda: done.update(ts=drive(d.pad, curves, 240, next_boundary(now, 60), rng)))
+    flow.start()
+    wait_for(lambda: len(d.redis_candles()) >= 3, 60, "the first candles")
+    own.stop()
+    wait_for(lambda: "redis unreachable" in d.health(worker)[1]["problems"], 30, "health to report Redis down")
+    wait_for(lambda: "redis mirror write of" in worker.log_path.read_text(), 30, "a failed write to be logged")
+    time.sleep(2.0)  # trades go on arriving while Redis is away
+    assert worker.proc.poll() is None, worker.log_tail(40)
+    d.procs.append(local_redis.start(d.dir / "redis", port=int(url.rsplit(":", 1)[1].split("/")[0]), persist=True))
     flow.join(300)
     assert "ts" in done, "the trade driver did not finish"
     assert_exact(d)

@@ -18,7 +18,6 @@ from pads_stream.candles.codec import decode_state, decode_tokens
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
 from pads_stream.mirror.redis_mirror import plan
-from pads_stream.mirror.updates import decode_update
 
 INTERVALS = parse_intervals("1m,5m,15m,1h,4h,1d")
 CHAIN = 31337
@@ -79,7 +78,7 @@ class World:
                 if budget[w[0]] >= 0:
                     kept.append(w)
             writes = kept
-        self.redis([decode_update(v) for _, v in updates])
+        self.redis(updates)
         if self.cache is not None:
             if landed is None:
                 self.cache.keep(folder.states)
@@ -248,7 +247,7 @@ def test_a_hot_token_is_decoded_and_encoded_once_per_batch() -> None:
     assert reads.count(token) == 1
     assert [k for _, k, _ in out.writes].count(token) == 1
     assert len(out.updates) == 1
-    update = decode_update(out.updates[0][1])
+    update = out.updates[0]
     assert len(update["trades"]) == 300 and update["market"]["trades"] == "300"
     assert decode_state(dict((k, v) for _, k, v in out.writes)[token] or b"").offset == len(pairs) - 1
 
@@ -264,7 +263,7 @@ def test_bad_messages_are_dead_lettered_with_the_reason_and_the_rest_applies(cha
     batch = [message(0, 0, *pairs[0]), message(0, 1, pairs[1][0], bad), message(0, 2, *pairs[2])]
     out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS).run(batch)
     assert [i for i, _ in out.dead] == [1] and reason in out.dead[0][1]
-    assert decode_update(out.updates[0][1])["market"]["trades"] == "1"
+    assert out.updates[0]["market"]["trades"] == "1"
 
 
 def test_a_log_keyed_by_another_token_is_refused() -> None:
@@ -280,7 +279,7 @@ def test_a_pending_set_lost_in_an_interruption_is_repaired_when_the_logs_come_ag
     marker = max(i for i, m in enumerate(logs) if m.key == MARKER_KEY)
     world = World()
     out = BatchFolder(lambda p, k: world.table.get((p, k)), CHAIN, INTERVALS).run(logs[:marker])
-    world.redis([decode_update(v) for _, v in out.updates])
+    world.redis(out.updates)
     world.table.update({(p, k): v for p, k, v in out.writes if k != pending_key(0)})  # the set never landed
     world.fold(logs)  # redelivered, with the marker that finalizes every trade
     assert world.candles and all(orjson.loads(c)["final"] for c in world.candles.values())

@@ -1,5 +1,5 @@
 """Batch coalescing of the Redis mirror (pure `plan`), member encoding, keys, and the update
-message (`TokenUpdate`: what one token's batch says, and its wire format)."""
+message (`TokenUpdate`: what one token's batch says, and its shape)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pads_stream.candles.fold import Candle
 from pads_stream.decode.events import LogRef, TradeEvent
 from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 from pads_stream.mirror.redis_mirror import RECENT_TRADES, candle_member, ops, plan, script_args
-from pads_stream.mirror.updates import TokenUpdate, decode_update, public_candle, public_trade
+from pads_stream.mirror.updates import TokenUpdate, public_candle, public_trade
 
 A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20
@@ -50,15 +50,15 @@ def token_update(token: str = A, chain: int = 1, candles: Sequence[tuple[int, Ca
     return u
 
 
-def wire(u: TokenUpdate, token: str = A, chain: int = 1, market: dict[str, str] | None = None) -> dict[str, Any]:
-    """Through the real wire format, as the sink receives it."""
-    return decode_update(u.encode(chain, token, market or {}))
+def shaped(u: TokenUpdate, token: str = A, chain: int = 1, market: dict[str, str] | None = None) -> dict[str, Any]:
+    """As the candle agent hands it to the sink."""
+    return u.to_dict(chain, token, market or {})
 
 
 def update(token: str = A, chain: int = 1, market: dict[str, str] | None = None,
            candles: Sequence[tuple[int, Candle, bool]] = (), deleted: Sequence[tuple[int, int]] = (),
            trades: Sequence[TradeOp] = ()) -> dict[str, Any]:
-    return wire(token_update(token, chain, candles, deleted, trades), token, chain, market)
+    return shaped(token_update(token, chain, candles, deleted, trades), token, chain, market)
 
 
 def removal(block: int, log_index: int, token: str = A, chain: int = 1) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def closes(u: dict[str, Any]) -> dict[str, list[tuple[int, str, bool]]]:
     return {iv: [(c["t"], c["close"], c["final"]) for c in cs] for iv, cs in u["candles"].items()}
 
 
-# --------------------------------------------------------------------------- keys and wire format
+# --------------------------------------------------------------------------- keys and update shape
 
 def test_keys() -> None:
     assert prefix("pads", 1) == "pads:1" and prefix("replay-7", 8453) == "replay-7:8453"
@@ -90,7 +90,7 @@ def test_keys() -> None:
     assert trade_score(5, 99_999) < trade_score(6, 0)
 
 
-def test_update_wire_format() -> None:
+def test_update_shape() -> None:
     u = update(market={"price": "0.001"}, trades=[trade(10, 2)],
                candles=[(60, candle(120, "0.5"), False), (60, candle(180, "0.6"), True), (14400, candle(0, "2"), True)])
     assert set(u) == {"chain_id", "token", "trades", "candles", "deleted", "correction", "market"}
@@ -108,7 +108,7 @@ def test_update_wire_format() -> None:
     assert empty["correction"] is False
 
 
-def test_correction_wire_format() -> None:
+def test_correction_shape() -> None:
     u = update(candles=[(300, candle(0, "1"), False)], deleted=[(60, 120), (60, 180), (300, 300)],
                trades=[(19_000_000, 7)])
     assert u["deleted"] == {"1m": [120, 180], "5m": [300]}
@@ -120,7 +120,7 @@ def test_correction_wire_format() -> None:
 def test_removal_names_the_chain_and_token_it_was_given() -> None:
     u = TokenUpdate()
     u.remove_trade(8453, B, (5, 3))
-    assert wire(u, B, 8453)["trades"] == [removal(5, 3, B, 8453)]
+    assert shaped(u, B, 8453)["trades"] == [removal(5, 3, B, 8453)]
 
 
 def test_candles_and_deleted_buckets_are_sorted_by_interval_and_bucket() -> None:
@@ -128,12 +128,6 @@ def test_candles_and_deleted_buckets_are_sorted_by_interval_and_bucket() -> None
                deleted=[(300, 600), (60, 240), (60, 120)])
     assert closes(u) == {"1m": [(60, "1", True), (180, "3", False)], "5m": [(300, "4", False)]}
     assert u["deleted"] == {"1m": [120, 240], "5m": [600]}
-
-
-@pytest.mark.parametrize("payload", [b"[]", b"{}", b'{"chain_id": 1}', b"3"])
-def test_decode_update_rejects_non_updates(payload: bytes) -> None:
-    with pytest.raises(ValueError, match="not a candle update"):
-        decode_update(payload)
 
 
 def test_candle_member_is_canonical() -> None:
@@ -175,7 +169,7 @@ def test_token_update_merges_versions_of_a_bucket(ops: list[tuple[Any, ...]], ex
             u.emit([(60, candle(120, op[1]), op[2])])
         else:
             u.delete([(60, 120)])
-    msg = wire(u)
+    msg = shaped(u)
     assert closes(msg) == {"1m": [(60, "0", True), *expected], "5m": [(0, "0", False)]}
     assert msg["deleted"] == ({"1m": deleted} if deleted else {})
     assert u.deleted == {(60, t) for t in deleted}  # read by the candle batch, not only by encode
@@ -189,7 +183,7 @@ def test_token_update_merges_versions_of_a_bucket(ops: list[tuple[Any, ...]], ex
 def test_delete_only_drops_its_own_interval_and_bucket() -> None:
     u = token_update(candles=[(60, candle(60, "1"), False), (60, candle(120, "2"), False),
                               (300, candle(0, "3"), False)], deleted=[(300, 60), (60, 120)])
-    msg = wire(u)
+    msg = shaped(u)
     assert closes(msg) == {"1m": [(60, "1", False)], "5m": [(0, "3", False)]}
     assert msg["deleted"] == {"1m": [120], "5m": [60]}
 
@@ -252,10 +246,10 @@ def test_emitted_candles_are_copies() -> None:
     u.emit([(60, c, False)])
     c.add(Decimal("5"), False, 1, 1)
     c.close = Decimal("6")
-    assert wire(u)["candles"] == {"1m": [public_candle(candle(60, "1"), False)]}
+    assert shaped(u)["candles"] == {"1m": [public_candle(candle(60, "1"), False)]}
     u.emit([(60, c, True)])  # emitting it again records the new version
-    assert closes(wire(u)) == {"1m": [(60, "6", True)]}
-    assert wire(u)["candles"]["1m"][0]["trades"] == 2
+    assert closes(shaped(u)) == {"1m": [(60, "6", True)]}
+    assert shaped(u)["candles"]["1m"][0]["trades"] == 2
 
 
 # --------------------------------------------------------------------------- candles

@@ -9,7 +9,7 @@ import pytest
 
 from pads_stream.candles.fold import Candle
 from pads_stream.decode.events import LogRef, TradeEvent
-from pads_stream.mirror.updates import TokenUpdate, decode_update, public_candle, public_trade
+from pads_stream.mirror.updates import TokenUpdate, public_candle, public_trade
 from pads_stream.push.outbox import Outbox
 
 A = "0x" + "aa" * 20
@@ -23,7 +23,7 @@ def c(t: int, close: str = "1", final: bool = False) -> dict[str, Any]:
 def upd(token: str = A, candles: dict[str, list[dict[str, Any]]] | None = None,
         trades: list[dict[str, Any]] | None = None, chain: int = 1, deleted: dict[str, list[int]] | None = None,
         correction: bool = False) -> dict[str, Any]:
-    """The decoded wire format of `TokenUpdate.encode`."""
+    """The shape of `TokenUpdate.to_dict`."""
     return {"chain_id": chain, "token": token, "trades": trades or [], "candles": candles or {},
             "deleted": deleted or {}, "correction": correction, "market": {}}
 
@@ -207,8 +207,8 @@ def _trade(block: int, log_index: int) -> TradeEvent:
     return TradeEvent(A, "0x" + "dd" * 20, False, 10**18, 10**15, 1, 2, ref)
 
 
-def test_a_real_token_update_is_pushed_as_encoded() -> None:
-    """Through TokenUpdate and the wire format: a removal then re-inclusion at the same position,
+def test_a_real_token_update_is_pushed_as_made() -> None:
+    """Through TokenUpdate: a removal then re-inclusion at the same position,
     a deleted bucket and an emitted candle."""
     tr = _trade(19_000_000, 7)
     candle = Candle.first(60, Decimal("0.001"), False, 10**18, 10**15)
@@ -218,7 +218,7 @@ def test_a_real_token_update_is_pushed_as_encoded() -> None:
     u.emit([(60, candle, False)])
     u.delete([(60, 120)])
     box = Outbox(100)
-    box.add_update(decode_update(u.encode(8453, A, {})))
+    box.add_update(u.to_dict(8453, A, {}))
     candles, trades = box.drain()
     assert trades == [{"chain_id": 8453, "token": A, "block_number": 19_000_000, "log_index": 7, "removed": True},
                       public_trade(tr)]
