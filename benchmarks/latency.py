@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import statistics
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as EventT
 
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from pads_stream.chain.rawlog import MARKER_KEY
 from pads_stream.mirror.keys import market_key, prefix, trade_score, trades_key
+from pads_stream.ops import kafka
 
 from .workload import Workload, messages
 
@@ -99,30 +104,45 @@ async def produce(bootstrap: str, topic: str, partitions: int, items: list[tuple
     return sent
 
 
-async def watch_redis(url: str, namespace: str, chain_id: int, seen: dict[Ident, float], stop: asyncio.Event) -> None:
+async def watch_redis(url: str, namespace: str, chain_id: int, seen: dict[Ident, float],
+                      stop: Callable[[], bool], ready: Callable[[], None]) -> None:
     r = aioredis.from_url(url)
     await r.config_set("notify-keyspace-events", "Kh")
     pfx = prefix(namespace, chain_id)
     pubsub = r.pubsub()
     head = f"__keyspace@0__:{market_key(pfx, '')}"
     await pubsub.psubscribe(head + "*")
+    ready()
     last: dict[str, int] = {}
     try:
-        while not stop.is_set():
+        while not stop():
             msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-            if msg is None:
+            # Every notification already here is stamped before any read: reading token after
+            # token would stamp the later ones late by the reads before them.
+            noticed: dict[str, float] = {}
+            while msg is not None:
+                noticed.setdefault(msg["channel"].decode()[len(head):], time.time())
+                msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+            if not noticed:
                 continue
-            at = time.time()
-            token = msg["channel"].decode()[len(head):]
-            members = await r.zrangebyscore(trades_key(pfx, token), f"({last.get(token, -1)}", "+inf")
-            for m in members:
-                t = orjson.loads(m)
-                ident = (token, t["block_number"], t["log_index"])
-                seen.setdefault(ident, at)
-                last[token] = max(last.get(token, -1), trade_score(t["block_number"], t["log_index"]))
+            async with r.pipeline(transaction=False) as pipe:
+                for token in noticed:
+                    pipe.zrangebyscore(trades_key(pfx, token), f"({last.get(token, -1)}", "+inf")
+                found = await pipe.execute()
+            for (token, at), members in zip(noticed.items(), found, strict=True):
+                for m in members:
+                    t = orjson.loads(m)
+                    seen.setdefault((token, t["block_number"], t["log_index"]), at)
+                    last[token] = max(last.get(token, -1), trade_score(t["block_number"], t["log_index"]))
     finally:
         await pubsub.aclose()
         await r.aclose()
+
+
+def _watcher(url: str, namespace: str, chain_id: int, ready: EventT, stop: EventT, out: Connection) -> None:
+    seen: dict[Ident, float] = {}
+    asyncio.run(watch_redis(url, namespace, chain_id, seen, stop.is_set, ready.set))
+    out.send(seen)
 
 
 def pushed(backend_url: str, chain_id: int) -> dict[Ident, float]:
@@ -169,18 +189,40 @@ async def send_all(bootstrap: str, topic: str, partitions: int, pairs: list[tupl
         await producer.stop()
 
 
+async def wait_committed(env: dict[str, str], partitions: int, timeout_s: float) -> None:
+    """Until the worker has committed every raw log produced so far, or `timeout_s`."""
+    raw = [TopicPartition(env["RAW_LOG_TOPIC"], p) for p in range(partitions)]
+    async with kafka.consumer(env["KAFKA_BOOTSTRAP_SERVERS"]) as c:
+        end = await c.end_offsets(raw)
+    deadline = time.monotonic() + timeout_s
+    async with kafka.admin(env["KAFKA_BOOTSTRAP_SERVERS"]) as client:
+        while time.monotonic() < deadline:
+            committed = await kafka.committed(client, env["APP_ID"], raw)
+            if all(committed[tp] >= end[tp] for tp in raw):
+                return
+            await asyncio.sleep(0.2)
+
+
 async def offered(env: dict[str, str], partitions: int, items: list[tuple[bytes, bytes, Ident | None]],
                   rate: int, chain_id: int) -> tuple[dict[Ident, float], dict[Ident, float]]:
-    """Produce at `rate` while watching Redis; returns (sent, seen in Redis)."""
-    seen: dict[Ident, float] = {}
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_redis(env["REDIS_URL"], env["REDIS_NAMESPACE"], chain_id, seen, stop))
-    await asyncio.sleep(0.5)  # subscribed before the first trade
-    sent = await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"], partitions, items, rate)
-    for _ in range(150):  # up to 30 s for the last trades to show up
-        if len(seen) >= len(sent):
-            break
-        await asyncio.sleep(0.2)
-    stop.set()
-    await watcher
+    """Produce at `rate` while another process watches Redis (so neither delays the other's
+    time stamps); returns (sent, seen in Redis)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    receive, send = ctx.Pipe(duplex=False)
+    watcher = ctx.Process(target=_watcher, args=(env["REDIS_URL"], env["REDIS_NAMESPACE"], chain_id, ready, stop,
+                                                 send), daemon=True)
+    watcher.start()
+    try:
+        if not await asyncio.to_thread(ready.wait, 30):
+            raise RuntimeError("the Redis watcher did not subscribe within 30 s")
+        sent = await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"], partitions, items, rate)
+        await asyncio.sleep(1.0)
+        # The trades' Redis writes are visible once the raw logs are committed (acked after Redis).
+        await wait_committed(env, partitions, timeout_s=30)
+        await asyncio.sleep(0.5)  # the watcher's last notifications
+    finally:
+        stop.set()
+    seen: dict[Ident, float] = await asyncio.to_thread(receive.recv)
+    await asyncio.to_thread(watcher.join, 10)
     return sent, seen

@@ -29,12 +29,13 @@ def _uncandle(v: list[Any]) -> Candle:
 def _pending(p: Pending) -> bytes:
     if p.encoded is None:
         p.encoded = orjson.dumps([p.block, p.log_index, p.block_hash, p.ts, p.is_buy, str(p.token_amount),
-                                  str(p.eth_amount), str(p.virtual_eth), str(p.virtual_token), p.trader, p.tx_hash])
+                                  str(p.eth_amount), str(p.virtual_eth), str(p.virtual_token)])
     return p.encoded
 
 
 def _unpending(v: list[Any]) -> Pending:
-    return Pending(v[0], v[1], v[2], v[3], v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]), v[9], v[10])
+    # Values written before 2026-11 carry trader and tx hash after these: ignored.
+    return Pending(v[0], v[1], v[2], v[3], v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]))
 
 
 def _cursor(c: list[int] | None) -> tuple[int, int] | None:

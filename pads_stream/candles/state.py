@@ -38,8 +38,8 @@ class Pending:
     eth_amount: int
     virtual_eth: int
     virtual_token: int
-    trader: str = ""
-    tx_hash: str = ""
+    # Only what settling, a removal and the market snapshot need: a hot token's value holds
+    # thousands of these and is written with every batch (trader and tx hash were 45 % of it).
     # Its table encoding, made once: a hot token re-encodes hundreds of pending trades per batch.
     encoded: bytes | None = field(default=None, compare=False, repr=False)
 
@@ -51,12 +51,7 @@ class Pending:
     def of(cls, t: TradeEvent) -> Pending:
         r = t.ref
         return cls(r.block_number, r.log_index, r.block_hash, r.block_timestamp, t.is_buy, t.token_amount,
-                   t.eth_amount, t.virtual_eth, t.virtual_token, t.trader, r.tx_hash)
-
-    def as_trade(self, chain_id: int, token: str, contract: str) -> TradeEvent:
-        return TradeEvent(token, self.trader, self.is_buy, self.token_amount, self.eth_amount, self.virtual_eth,
-                          self.virtual_token, LogRef(chain_id, contract, self.block, self.block_hash, self.ts,
-                                                     self.tx_hash, self.log_index, False))
+                   t.eth_amount, t.virtual_eth, t.virtual_token)
 
 
 @dataclass(slots=True)

@@ -213,8 +213,16 @@ def test_pending_trades_are_stored_as_a_plain_json_list() -> None:
         apply_trade(state, make_trade(10 + i, 0, T2024 + i, tok=10**18 + i), INTERVALS)
     stored = orjson.loads(encode_state(state))["p"]
     assert stored == [[p.block, p.log_index, p.block_hash, p.ts, p.is_buy, str(p.token_amount), str(p.eth_amount),
-                       str(p.virtual_eth), str(p.virtual_token), p.trader, p.tx_hash] for p in state.pending]
+                       str(p.virtual_eth), str(p.virtual_token)] for p in state.pending]
     assert encode_state(state) == encode_state(decode_state(encode_state(state)))
+
+
+def test_values_written_with_trader_and_tx_hash_still_decode() -> None:
+    state = TokenState()
+    apply_trade(state, make_trade(10, 0, T2024, tok=10**18), INTERVALS)
+    old = orjson.loads(encode_state(state))
+    old["p"] = [item + ["0x" + "ab" * 20, "0x" + "cd" * 32] for item in old["p"]]
+    assert encode_state(decode_state(orjson.dumps(old))) == encode_state(state)
 
 
 # --------------------------------------------------------------------------- examples
