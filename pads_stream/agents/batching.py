@@ -19,8 +19,11 @@ from faust.types import EventT, StreamT
 HOLD_S = 0.005
 
 
-async def ready_batches(stream: StreamT[bytes], size: int) -> AsyncIterator[list[EventT]]:
-    """Events are not acked: the caller acks each once its output is safe."""
+async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None = None,
+                        ) -> AsyncIterator[list[EventT]]:
+    """Events are not acked: the caller acks each once its output is safe. With `idle_s`, an
+    empty batch comes after that long without events, so a caller holding unacked events
+    (waiting to flush) can ack them: the same deadlock as above, with a delay instead."""
     queue = stream.channel.queue  # type: ignore[attr-defined]
     events = stream.noack().events().__aiter__()  # type: ignore[attr-defined]
     batch: list[EventT] = []
@@ -34,6 +37,11 @@ async def ready_batches(stream: StreamT[bytes], size: int) -> AsyncIterator[list
                 if not done:
                     yield batch  # the next event stays pending in `nxt`
                     batch = []
+                    continue
+            if idle_s is not None and not batch and not nxt.done():
+                done, _ = await asyncio.wait((nxt,), timeout=idle_s)
+                if not done:
+                    yield []
                     continue
             try:
                 event = await nxt

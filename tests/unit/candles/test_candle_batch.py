@@ -15,6 +15,7 @@ from benchmarks.workload import Workload, messages, token_of
 from pads_stream.candles.batch import BatchFolder, Message, pending_key, position_key
 from pads_stream.candles.cache import StateCache
 from pads_stream.candles.codec import decode_state, decode_tokens
+from pads_stream.candles.flush import WriteBehind
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
 from pads_stream.mirror.redis_mirror import plan
@@ -47,53 +48,74 @@ def with_reorg(pairs: list[tuple[bytes, bytes]], depth_from: int) -> list[tuple[
 
 
 class World:
-    """A table, a Redis and committed offsets, fed by the folder in batches."""
+    """A table, a Redis and committed offsets, fed by the folder in batches whose table writes
+    wait in a `WriteBehind` buffer, as in the agent, until a flush makes them and commits."""
 
     def __init__(self, cache: StateCache | None = None) -> None:
         self.cache = cache
         self.table: dict[tuple[int, bytes], bytes] = {}
+        self.buffer = WriteBehind()
+        self.unacked: list[Message] = []
         self.candles: dict[tuple[str, int], bytes] = {}
         self.markets: dict[str, dict[str, str]] = {}
         self.trades: dict[tuple[str, int], bytes] = {}
         self.committed: dict[int, int] = {p: 0 for p in range(PARTITIONS)}
         self.dead: list[str] = []
 
-    def fold(self, batch: list[Message], landed: random.Random | None = None) -> dict[int, tuple[int, int]]:
-        """With `landed`, the process dies during the batch and nothing is acked: either while
-        the updates were in flight (some arrived, no table write was made), or after Kafka had
-        them all, while the table writes were in flight (each partition's changelog kept a
-        prefix of its writes: a producer sends a partition's records in order)."""
-        folder = BatchFolder(lambda p, k: self.table.get((p, k)), CHAIN, INTERVALS,
+    def read(self, partition: int, key: bytes) -> bytes | None:
+        held, value = self.buffer.read(key)
+        return value if held else self.table.get((partition, key))
+
+    def fold(self, batch: list[Message], landed: random.Random | None = None,
+             flush: bool = True) -> dict[int, tuple[int, int]]:
+        """With `landed`, the process dies during the batch and nothing unflushed is acked:
+        either while the updates were in flight (some arrived, no table write was made), or
+        during the flush that follows, while the table writes were in flight (each
+        partition's changelog kept a prefix of its writes: a producer sends a partition's
+        records in order). Without, the batch's writes join the buffer and `flush` makes
+        them all and commits."""
+        folder = BatchFolder(self.read, CHAIN, INTERVALS,
                              floor={p: 0 for p in range(PARTITIONS)}, cache=self.cache)  # floor: log starts
         out = folder.run(batch)
         self.dead += [reason for _, reason in out.dead]
-        updates, writes = out.updates, out.writes
         if landed is not None:
-            if landed.random() < 0.5:
-                updates, writes = [u for u in updates if landed.random() < 0.5], []
-            budget = {p: landed.randint(0, len(writes)) for p in range(PARTITIONS)}
-            kept = []
-            for w in writes:
-                budget[w[0]] -= 1
-                if budget[w[0]] >= 0:
-                    kept.append(w)
-            writes = kept
-        self.redis(updates)
-        if self.cache is not None:
-            if landed is None:
-                self.cache.keep(folder.states)
-            else:
+            if self.cache is not None:
                 self.cache.clear()
-        for p, key, value in writes:
-            if value is None:
-                self.table.pop((p, key), None)
+            if landed.random() < 0.5:
+                self.redis([u for u in out.updates if landed.random() < 0.5])
+                self.buffer.clear()
             else:
-                self.table[(p, key)] = value
-        if landed is None:
-            for i, m in enumerate(batch):
-                if i not in out.held:
-                    self.committed[m.partition] = max(self.committed[m.partition], m.offset + 1)
+                self.redis(out.updates)
+                self.buffer.add(out.writes)
+                writes = self.buffer.drain()
+                budget = {p: landed.randint(0, len(writes)) for p in range(PARTITIONS)}
+                for p, key, value in writes:
+                    budget[p] -= 1
+                    if budget[p] >= 0:
+                        self.write(p, key, value)
+            self.unacked = []
+            return out.gaps
+        self.redis(out.updates)
+        self.buffer.add(out.writes)
+        if self.cache is not None:
+            self.cache.keep(folder.states)
+        self.unacked += [m for i, m in enumerate(batch) if i not in out.held]
+        if flush:
+            self.flush()
         return out.gaps
+
+    def write(self, partition: int, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            self.table.pop((partition, key), None)
+        else:
+            self.table[(partition, key)] = value
+
+    def flush(self) -> None:
+        for p, key, value in self.buffer.drain():
+            self.write(p, key, value)
+        for m in self.unacked:
+            self.committed[m.partition] = max(self.committed[m.partition], m.offset + 1)
+        self.unacked = []
 
     def redis(self, updates: list[dict[str, Any]]) -> None:
         candles, markets, trades, _ = plan(updates)
@@ -119,8 +141,9 @@ class World:
 
 def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: int = 0,
         skip_every: int = 0, cache: int = 0) -> World:
-    """Interleave partitions like a consumer; every `crash_every`-th batch lands only part of
-    its writes and is not acked, then delivery restarts from the committed offsets. Every
+    """Interleave partitions like a consumer, flushing after some batches; every
+    `crash_every`-th batch dies (see `World.fold`) with what was not flushed, then delivery
+    restarts from the committed offsets. Every
     `skip_every`-th batch, the consumer silently skips a few records of one partition (as
     Faust does around a rebalance) and is sought back to where the folder says."""
     rng = random.Random(seed)
@@ -142,12 +165,13 @@ def run(logs: dict[int, list[Message]], size: int, seed: int = 0, crash_every: i
                 batch += logs[p][cursor[p]:cursor[p] + take]
                 cursor[p] += take
             if not batch:
+                world.flush()
                 break
             n += 1
             if crash_every and n % crash_every == 0:
                 world.fold(batch, landed=rng)
                 break  # redelivered from the committed offsets
-            for p, (expected, _) in world.fold(batch).items():
+            for p, (expected, _) in world.fold(batch, flush=rng.random() < 0.4).items():
                 cursor[p] = expected
     return world
 
