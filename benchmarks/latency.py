@@ -217,7 +217,6 @@ async def offered(env: dict[str, str], partitions: int, items: list[tuple[bytes,
         if not await asyncio.to_thread(ready.wait, 30):
             raise RuntimeError("the Redis watcher did not subscribe within 30 s")
         sent = await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"], partitions, items, rate)
-        await asyncio.sleep(1.0)
         # The trades' Redis writes are visible once the raw logs are committed (acked after Redis).
         await wait_committed(env, partitions, timeout_s=30)
         await asyncio.sleep(0.5)  # the watcher's last notifications

@@ -66,13 +66,17 @@ async def candles(stream: StreamT[bytes]) -> None:
             flushed = now
 
 
+def _point_at(event: EventT) -> None:
+    # RocksDB keeps one database per partition and Faust picks it, and the changelog
+    # partition, from the current event: point it at an event of the key's partition.
+    _current_event.set(weakref.ref(event))
+
+
 def flush(events: list[EventT], of_partition: dict[int, EventT]) -> None:
     """Write what the buffer holds, then ack the logs that led to it."""
     writes = buffer.drain()
     for partition, key, value in writes:
-        # RocksDB keeps one database per partition and Faust picks it, and the changelog
-        # partition, from the current event: point it at an event of the key's partition.
-        _current_event.set(weakref.ref(of_partition[partition]))
+        _point_at(of_partition[partition])
         if value is None:
             token_state.pop(key, None)
         else:
@@ -88,14 +92,11 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
     of_partition = {e.message.partition: e for e in batch}
     await gaps.learn_earliest([p for p in of_partition if p not in gaps.earliest])
 
-    def at(partition: int) -> None:
-        _current_event.set(weakref.ref(of_partition[partition]))
-
     def read(partition: int, key: bytes) -> bytes | None:
         held, value = buffer.read(key)  # newer than the table until the next flush
         if held:
             return value
-        at(partition)
+        _point_at(of_partition[partition])
         return token_state.get(key)  # type: ignore[no-any-return]
 
     folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals, floor=gaps.earliest,

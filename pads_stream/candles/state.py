@@ -39,7 +39,7 @@ class Pending:
     virtual_eth: int
     virtual_token: int
     # Only what settling, a removal and the market snapshot need: a hot token's value holds
-    # thousands of these and is written with every batch (trader and tx hash were 45 % of it).
+    # thousands of these and is rewritten at every flush (trader and tx hash were 45 % of it).
     # Its table encoding, made once: a hot token re-encodes hundreds of pending trades per batch.
     encoded: bytes | None = field(default=None, compare=False, repr=False)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -48,6 +50,20 @@ def drive(pad: Launchpad, curves: list[Curve], n_trades: int, ts: int, rng: rand
     finally:
         pad.set_automine(True)
     return ts
+
+
+def trades_in_background(pad: Launchpad, n: int, seed: int, curves: int = 3) -> tuple[threading.Thread, dict[str, Any]]:
+    """New curves and a thread (not started) that makes about n trades on them; once it is
+    done, the dict has the last block's timestamp under "ts"."""
+    rng = random.Random(seed)
+    made = [pad.create_curve(f"C{i}", f"C{i}") for i in range(curves)]
+    now = pad.w3.eth.get_block("latest")["timestamp"]
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        out["ts"] = drive(pad, made, n, next_boundary(now, 60), rng)
+
+    return threading.Thread(target=run), out
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:

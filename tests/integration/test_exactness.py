@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,20 +14,8 @@ from typing import Any
 from stack.process import ROOT
 
 from .conftest import Deployment, wait_for
-from .driver import drive, next_boundary
+from .driver import trades_in_background
 from .test_pipeline import assert_exact
-
-
-def _trades_in_background(d: Deployment, n: int, seed: int, curves: int = 3) -> tuple[threading.Thread, dict[str, Any]]:
-    rng = random.Random(seed)
-    made = [d.pad.create_curve(f"C{i}", f"C{i}") for i in range(curves)]
-    now = d.pad.w3.eth.get_block("latest")["timestamp"]
-    out: dict[str, Any] = {}
-
-    def run() -> None:
-        out["ts"] = drive(d.pad, made, n, next_boundary(now, 60), rng)
-
-    return threading.Thread(target=run), out
 
 
 def _settle(d: Deployment) -> None:
@@ -40,7 +26,7 @@ def _settle(d: Deployment) -> None:
 
 def test_logs_delivered_twice_change_nothing(deployment: Deployment) -> None:
     d = deployment
-    flow, _ = _trades_in_background(d, 120, seed=1)
+    flow, _ = trades_in_background(d.pad, 120, seed=1)
     d.start_bridge()
     d.start_worker()
     flow.start()
@@ -100,7 +86,7 @@ def test_reorg_corrects_candles_pushes_corrections_and_finalizes(deployment: Dep
 
 def test_replay_after_offset_reset_reproduces_the_live_checksum(deployment: Deployment) -> None:
     d = deployment
-    flow, _ = _trades_in_background(d, 100, seed=2)
+    flow, _ = trades_in_background(d.pad, 100, seed=2)
     d.start_bridge()
     worker = d.start_worker(DATA_DIR=str(d.dir / "worker-data"))
     flow.start()
@@ -119,7 +105,7 @@ def test_replay_after_offset_reset_reproduces_the_live_checksum(deployment: Depl
 
 def test_two_workers_equal_one(deployment: Deployment) -> None:
     d = deployment
-    flow, _ = _trades_in_background(d, 160, seed=3)
+    flow, _ = trades_in_background(d.pad, 160, seed=3)
     d.start_worker("solo")
     pair = d.group("pair", "pads-pair")
     d.start_worker("pair-1", **pair)
@@ -138,7 +124,7 @@ def test_a_worker_stopping_mid_stream_loses_nothing(deployment: Deployment) -> N
     records it fetched around each rebalance and commits past them; the candle agent sees
     the gap against its table's next offset and reads them again."""
     d = deployment
-    flow, _ = _trades_in_background(d, 160, seed=3)
+    flow, _ = trades_in_background(d.pad, 160, seed=3)
     d.start_bridge()
     d.start_worker("solo")
     pair = d.group("pair", "pads-pair")
@@ -155,7 +141,7 @@ def test_a_worker_stopping_mid_stream_loses_nothing(deployment: Deployment) -> N
 
 def test_kill_minus_nine_three_times_equals_an_uninterrupted_run(deployment: Deployment) -> None:
     d = deployment
-    flow, _ = _trades_in_background(d, 240, seed=4)
+    flow, _ = trades_in_background(d.pad, 240, seed=4)
     d.start_bridge()
     steady = d.group("steady", "pads-steady")
     d.start_worker("steady", **steady)

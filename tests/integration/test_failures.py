@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
 import signal
-import threading
 import time
 
 import orjson
@@ -14,20 +12,16 @@ from pads_stream.decode.abi import TRADE_TOPIC
 from stack import redis as local_redis
 
 from .conftest import Deployment, wait_for
-from .driver import drive, next_boundary, produce, read_topic
+from .driver import produce, read_topic, trades_in_background
 from .test_pipeline import assert_exact
 
 
 def test_sigterm_mid_stream_then_restart_leaves_candles_exact(deployment: Deployment) -> None:
     d = deployment
-    rng = random.Random(5)
-    curves = [d.pad.create_curve(f"R{i}", f"R{i}") for i in range(3)]
     d.start_bridge()
     worker = d.start_worker()
-    now = d.pad.w3.eth.get_block("latest")["timestamp"]
-    done: dict[str, int] = {}
     # Trades keep flowing in another thread while the worker is stopped and started again.
-    flow = threading.Thread(target=lambda: done.update(ts=drive(d.pad, curves, 240, next_boundary(now, 60), rng)))
+    flow, done = trades_in_background(d.pad, 240, seed=5)
     flow.start()
     wait_for(lambda: len(d.redis_candles()) >= 3, 60, "the first candles")
     worker.proc.send_signal(signal.SIGTERM)
@@ -48,13 +42,9 @@ def test_a_redis_outage_holds_the_worker_back_and_loses_nothing(deployment: Depl
     d.procs.append(own)
     d.env["REDIS_URL"] = url = own.urls["REDIS_URL"]
     d.redis = redis.Redis.from_url(url)
-    rng = random.Random(11)
-    curves = [d.pad.create_curve(f"O{i}", f"O{i}") for i in range(3)]
     d.start_bridge()
     worker = d.start_worker()
-    now = d.pad.w3.eth.get_block("latest")["timestamp"]
-    done: dict[str, int] = {}
-    flow = threading.Thread(target=lambda: done.update(ts=drive(d.pad, curves, 240, next_boundary(now, 60), rng)))
+    flow, done = trades_in_background(d.pad, 240, seed=11)
     flow.start()
     wait_for(lambda: len(d.redis_candles()) >= 3, 60, "the first candles")
     own.stop()
