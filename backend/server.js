@@ -2,6 +2,7 @@
 //
 // - Namespace /listener accepts only clients whose handshake carries
 //   auth.token === BACKEND_SOCKET_TOKEN; others get a connect_error "unauthorized".
+// - Events "candle" and "trade" carry an array of messages (a single message is accepted too).
 // - It keeps what it receives (bounded) and relays it to browsers on the default namespace,
 //   room "candles:<token>:<interval>" / "trades:<token>".
 // - HTTP: GET /health, GET /stats, GET /received?event=candle|trade&token=&interval=&limit=

@@ -56,6 +56,7 @@ def main() -> int:
                    help="skip the Quix Streams baseline (run after each 1-worker run, on the same topic)")
     p.add_argument("--latency-tokens", type=int, default=100)
     p.add_argument("--latency-seconds", type=int, default=20)
+    p.add_argument("--keep", action="store_true", help="keep the logs and data of a passing run too")
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pads-bench-"))
     services = [kafka.start(workdir / "kafka", partitions=PARTITIONS), redis.start(workdir / "redis")]
@@ -93,7 +94,7 @@ def main() -> int:
         for s in reversed(services):
             s.stop()
         # The broker's logs and changelogs of a full run take gigabytes: kept only to debug a failure.
-        if ok:
+        if ok and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"logs and data kept in {workdir}", file=sys.stderr)

@@ -35,6 +35,8 @@ FLUSH_S = settings.table_flush_ms / 1000
 FLUSH_MAX_KEYS = 5000  # bounds the buffer's memory; a flush is due sooner with more keys
 STATS_EVERY_S = 30.0
 stats = {"logs": 0, "batches": 0, "updates": 0, "writes": 0, "flushes": 0}
+# Seconds spent per stage, and the longest flush: a flush stalls the stream, so it bounds latency.
+spent = {"fold": 0.0, "deliver": 0.0, "flush": 0.0, "flush_max": 0.0}
 
 
 @app.agent(raw_logs, name="candles")
@@ -74,6 +76,7 @@ def _point_at(event: EventT) -> None:
 
 def flush(events: list[EventT], of_partition: dict[int, EventT]) -> None:
     """Write what the buffer holds, then ack the logs that led to it."""
+    started = time.perf_counter()
     writes = buffer.drain()
     for partition, key, value in writes:
         _point_at(of_partition[partition])
@@ -85,6 +88,9 @@ def flush(events: list[EventT], of_partition: dict[int, EventT]) -> None:
         ack_processed(app.consumer, event.message)
     stats["flushes"] += 1
     stats["writes"] += len(writes)
+    took = time.perf_counter() - started
+    spent["flush"] += took
+    spent["flush_max"] = max(spent["flush_max"], took)
 
 
 async def fold_batch(batch: list[EventT]) -> set[int]:
@@ -102,9 +108,13 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
     folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals, floor=gaps.earliest,
                          cache=cache if cache.max_tokens else None)
     try:
+        started = time.perf_counter()
         out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
                           for e in batch])
+        folded = time.perf_counter()
+        spent["fold"] += folded - started
         await _deliver(batch, out)
+        spent["deliver"] += time.perf_counter() - folded
         stats["logs"] += len(batch)
         stats["batches"] += 1
         stats["updates"] += len(out.updates)
@@ -145,5 +155,9 @@ async def log_stats() -> None:
                  "in %d flushes in the last %.0f s", stats["logs"], stats["batches"],
                  stats["logs"] / stats["batches"], stats["updates"], stats["writes"], stats["flushes"],
                  STATS_EVERY_S)
+        log.info("candles: %.0f ms folding, %.0f ms delivering to Redis and the push, %.0f ms flushing "
+                 "(longest flush %.0f ms)", *(1000 * spent[k] for k in ("fold", "deliver", "flush", "flush_max")))
     for k in stats:
         stats[k] = 0
+    for k in spent:
+        spent[k] = 0.0

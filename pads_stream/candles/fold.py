@@ -41,6 +41,11 @@ class Candle:
         else:
             self.sells += 1
 
+    def copy(self) -> Candle:
+        # Direct: copy.copy goes through __reduce_ex__, 5x slower, and runs per emitted candle.
+        return Candle(self.t, self.open, self.high, self.low, self.close, self.volume_token, self.volume_eth,
+                      self.trades, self.buys, self.sells)
+
     def to_public(self) -> dict[str, object]:
         """The Redis member / socket.io shape: decimal strings and integer strings."""
         return {

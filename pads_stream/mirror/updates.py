@@ -8,7 +8,6 @@ trades that left the chain, in chain-event order; `correction` says a reorg chan
 
 from __future__ import annotations
 
-from copy import copy
 from typing import Any
 
 from ..candles.fold import Candle
@@ -54,7 +53,7 @@ class TokenUpdate:
     def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
         for s, c, final in candles:
             # A copy: the state goes on folding into the same object within the batch.
-            self.candles[(s, c.t)] = (copy(c), final)
+            self.candles[(s, c.t)] = (c.copy(), final)
             self.deleted.discard((s, c.t))
 
     def delete(self, buckets: list[tuple[int, int]]) -> None:

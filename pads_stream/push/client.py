@@ -1,5 +1,6 @@
 """socket.io listener: a client of BACKEND_SOCKET_URL on /listener that flushes the outbox
-every PROCESSING_INTERVAL_MS. A refused handshake is logged as an error and makes the
+every PROCESSING_INTERVAL_MS, as `candle` then `trade` events that each carry an array of
+up to PUSH_CHUNK messages. A refused handshake is logged as an error and makes the
 health check fail; what could not be sent stays in the (bounded) outbox for the reconnect.
 """
 
@@ -15,6 +16,8 @@ import socketio
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+PUSH_CHUNK = 500  # messages per event: bounds a frame at a few hundred KB
 
 
 class Pusher:
@@ -98,24 +101,27 @@ class Pusher:
 
     async def _flush(self) -> None:
         candles, trades = self.outbox.drain()
-        for i, msg in enumerate(candles):
-            try:
-                await self.sio.emit("candle", msg, namespace=self.namespace)
-            except socketio.exceptions.SocketIOError as exc:
-                log.warning("push of candles interrupted (%r); %d kept for the reconnect", exc,
-                            len(candles) - i)
+        # One event per chunk, not per message: an emit costs as much as folding a trade, and
+        # a flush under load carries thousands of candles.
+        for i in range(0, len(candles), PUSH_CHUNK):
+            if not await self._emit("candle", candles[i:i + PUSH_CHUNK]):
+                log.warning("push of candles interrupted; %d kept for the reconnect", len(candles) - i)
                 self.outbox.requeue(candles[i:], trades)
-                self.connected = False
                 return
-        self.sent += len(candles)
-        for i, msg in enumerate(trades):
-            try:
-                await self.sio.emit("trade", msg, namespace=self.namespace)
-            except socketio.exceptions.SocketIOError:
+        for i in range(0, len(trades), PUSH_CHUNK):
+            if not await self._emit("trade", trades[i:i + PUSH_CHUNK]):
                 self.outbox.requeue([], trades[i:])
-                self.connected = False
                 return
-        self.sent += len(trades)
+
+    async def _emit(self, event: str, messages: list[dict[str, Any]]) -> bool:
+        try:
+            await self.sio.emit(event, messages, namespace=self.namespace)
+        except socketio.exceptions.SocketIOError as exc:
+            log.warning("push of %d %s messages failed: %r", len(messages), event, exc)
+            self.connected = False
+            return False
+        self.sent += len(messages)
+        return True
 
     def _report_drops(self) -> None:
         if self.outbox.dropped != self._reported_drops:

@@ -294,6 +294,19 @@ def test_candle_public_round_trip() -> None:
     assert Candle.from_public(pub) == c
 
 
+def test_candle_copy_is_equal_and_independent() -> None:
+    from dataclasses import fields
+    from decimal import Decimal
+
+    c = Candle(60, Decimal("0.1"), Decimal("2"), Decimal("0.05"), Decimal("1"), 2**100, 2**70, 3, 2, 1)
+    d = c.copy()
+    assert d == c and d is not c
+    assert [f.name for f in fields(Candle)] == ["t", "open", "high", "low", "close", "volume_token",
+                                                "volume_eth", "trades", "buys", "sells"]  # all copied
+    d.add(Decimal("9"), True, 1, 1)
+    assert (c.high, c.trades, c.buys) == (Decimal("2"), 3, 2)
+
+
 def test_curve_created_and_graduated() -> None:
     state = TokenState()
     ev = CurveCreatedEvent(TOKEN, CURVE, TRADER, "Pepe \U0001f438", "PEPE", make_ref(5, 0, T2024))

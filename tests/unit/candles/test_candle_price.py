@@ -102,3 +102,15 @@ def test_parse_price_round_trips(eth: int, tok: int) -> None:
     price = trade_price(eth, tok)
     assert parse_price(format_price(price)) == price
     assert format_price(parse_price(format_price(price))) == format_price(price)
+
+
+@pytest.mark.parametrize("first,second,expected", [
+    (Decimal("1.500"), Decimal("1.5"), "1.5"),
+    (Decimal("1E+2"), Decimal("100"), "100"),
+    (Decimal("0E-30"), Decimal("0"), "0"),
+])
+def test_formatting_is_cached_by_value_not_by_spelling(first: Decimal, second: Decimal, expected: str) -> None:
+    format_price.cache_clear()
+    assert format_price(first) == expected
+    assert format_price(second) == expected  # a cache hit on the equal value
+    assert format_price.cache_info().hits == 1
