@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
+from ..decode.events import LogRef, TradeEvent
 from .fold import Candle
-from .price import format_price
-from .state import Pending, TokenState
+from .price import format_price, trade_price
+from .state import PendingBlock, TokenState
 
 
 def _candle(c: Candle) -> list[Any]:
@@ -26,16 +27,30 @@ def _uncandle(v: list[Any]) -> Candle:
                   v[7], v[8], v[9])
 
 
-def _pending(p: Pending) -> bytes:
-    if p.encoded is None:
-        p.encoded = orjson.dumps([p.block, p.log_index, p.block_hash, p.ts, p.is_buy, str(p.token_amount),
-                                  str(p.eth_amount), str(p.virtual_eth), str(p.virtual_token)])
-    return p.encoded
+def _pending(pb: PendingBlock) -> bytes:
+    if pb.encoded is None:
+        pb.encoded = orjson.dumps([pb.block, pb.block_hash, pb.indexes, _candle(pb.part), str(pb.virtual_eth),
+                                   str(pb.virtual_token)])
+    return pb.encoded
 
 
-def _unpending(v: list[Any]) -> Pending:
-    # Values written before 2026-11 carry trader and tx hash after these: ignored.
-    return Pending(v[0], v[1], v[2], v[3], v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]))
+def _unpending(values: list[list[Any]]) -> list[PendingBlock]:
+    blocks: list[PendingBlock] = []
+    for v in values:
+        if isinstance(v[1], str):
+            blocks.append(PendingBlock(v[0], v[1], v[2], _uncandle(v[3]), int(v[4]), int(v[5])))
+            continue
+        # Written before 2026-11-25: one entry per trade (block, log index, hash, ts, is_buy, token amount,
+        # eth amount, reserves[, trader, tx hash]); fold them into their blocks.
+        ref = LogRef(0, "", v[0], v[2], v[3], "", v[1], False)
+        trade = TradeEvent("", "", v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]), ref)
+        price = trade_price(trade.eth_amount, trade.token_amount)
+        last = blocks[-1] if blocks else None
+        if last is not None and (last.block, last.block_hash) == (v[0], v[2]):
+            last.add(trade, price)
+        else:
+            blocks.append(PendingBlock.of(trade, price))
+    return blocks
 
 
 def _cursor(c: list[int] | None) -> tuple[int, int] | None:
@@ -53,6 +68,7 @@ def encode_state(state: TokenState) -> bytes:
         "p": orjson.Fragment(b"[" + b",".join([_pending(p) for p in state.pending]) + b"]"),
         "k": {str(s): _candle(c) for s, c in sorted(state.candles.items())},
         "m": state.meta,
+        "r": [[b, h, i] for b, h, i in state.orphaned],
     }, option=orjson.OPT_SORT_KEYS)
 
 
@@ -66,11 +82,11 @@ def decode_state(payload: bytes | None) -> TokenState:
         settled_cursor=_cursor(d["sc"]),
         settled={int(s): _uncandle(v) for s, v in d["s"].items()},
         settled_market=dict(d["sm"]),
-        pending=[_unpending(v) for v in d["p"]],
+        pending=_unpending(d["p"]),
         candles={int(s): _uncandle(v) for s, v in d["k"].items()},
         meta=dict(d["m"]),
+        orphaned=[(b, h, i) for b, h, i in d.get("r", ())],
     )
-    state.sum_pending()
     return state
 
 

@@ -75,3 +75,24 @@ def fold(candle: Candle | None, bucket: int, price: Decimal, is_buy: bool,
         return Candle.first(bucket, price, is_buy, token_amount, eth_amount)
     candle.add(price, is_buy, token_amount, eth_amount)
     return candle
+
+
+def fold_part(candle: Candle | None, bucket: int, part: Candle) -> Candle:
+    """`fold` for trades already folded into `part` (whatever its `t`), all in `bucket`: the
+    same candle as folding them one by one, since each field is a sum, a max, a min, the
+    first or the last. `part` itself is never kept, so it can go on changing."""
+    if candle is None or candle.t != bucket:
+        c = part.copy()
+        c.t = bucket
+        return c
+    if part.high > candle.high:
+        candle.high = part.high
+    if part.low < candle.low:
+        candle.low = part.low
+    candle.close = part.close
+    candle.volume_token += part.volume_token
+    candle.volume_eth += part.volume_eth
+    candle.trades += part.trades
+    candle.buys += part.buys
+    candle.sells += part.sells
+    return candle

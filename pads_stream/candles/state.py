@@ -1,21 +1,25 @@
 """Per-token state held in one table value, with reorgs modelled as data (pure).
 
-    settled  candles and market folded from final trades only (block <= finalized)
-    pending  the trades not final yet, in chain order, kept so a removal can be re-folded
-    candles  the current view: settled + pending, what Redis shows
+    settled   candles and market folded from final trades only (block <= finalized)
+    pending   the trades not final yet, folded per block, kept so a removal can be re-folded
+    candles   the current view: settled + pending, what Redis shows
+    orphaned  blocks a reorg removed while some of their logs' removals are still to come
 
-A trade is applied once (cursor), a removed trade is dropped from `pending` and the touched
-buckets are re-folded from `settled`, and a head marker moves deep enough trades to
-`settled`. A candle is final when none of its trades is pending.
+A trade is applied once (cursor), a head marker moves deep enough blocks to `settled`, and a
+candle is final when none of its trades is pending. A block's trades share its timestamp, so
+they fall into one bucket of every interval, and a reorg orphans a block whole: the first of
+its logs to be removed takes the block out and the touched buckets are re-folded from
+`settled`; the others only take their trade out of the mirror.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEvent
 from ..errors import OrderError, PadsStreamError
-from .fold import Candle, fold
+from .fold import Candle, fold, fold_part
 from .intervals import bucket_start
 from .price import format_price, trade_price
 
@@ -27,30 +31,39 @@ class DeepReorgError(PadsStreamError):
 
 
 @dataclass(slots=True)
-class Pending:
+class PendingBlock:
+    """A token's trades in one block that is not final yet: a hot token's value holds one of
+    these per non-final block, not one entry per trade, and stays small however busy it is."""
+
     block: int
-    log_index: int
     block_hash: str
-    ts: int
-    is_buy: bool
-    token_amount: int
-    eth_amount: int
-    virtual_eth: int
+    indexes: list[int]  # log indexes of its trades, ascending: which removals are its own
+    part: Candle  # its trades folded; `t` is the block timestamp
+    virtual_eth: int  # reserves after its last trade
     virtual_token: int
-    # Only what settling, a removal and the market snapshot need: a hot token's value holds
-    # thousands of these and is rewritten at every flush (trader and tx hash were 45 % of it).
-    # Its table encoding, made once: a hot token re-encodes hundreds of pending trades per batch.
+    # Its table encoding, made once: only the newest block changes between flushes.
     encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
+    def ts(self) -> int:
+        return self.part.t
+
+    @property
     def cursor(self) -> tuple[int, int]:
-        return (self.block, self.log_index)
+        return (self.block, self.indexes[-1])
 
     @classmethod
-    def of(cls, t: TradeEvent) -> Pending:
+    def of(cls, t: TradeEvent, price: Decimal) -> PendingBlock:
         r = t.ref
-        return cls(r.block_number, r.log_index, r.block_hash, r.block_timestamp, t.is_buy, t.token_amount,
-                   t.eth_amount, t.virtual_eth, t.virtual_token)
+        return cls(r.block_number, r.block_hash, [r.log_index],
+                   Candle.first(r.block_timestamp, price, t.is_buy, t.token_amount, t.eth_amount),
+                   t.virtual_eth, t.virtual_token)
+
+    def add(self, t: TradeEvent, price: Decimal) -> None:
+        self.indexes.append(t.ref.log_index)
+        self.part.add(price, t.is_buy, t.token_amount, t.eth_amount)
+        self.virtual_eth, self.virtual_token = t.virtual_eth, t.virtual_token
+        self.encoded = None
 
 
 @dataclass(slots=True)
@@ -60,16 +73,11 @@ class TokenState:
     settled_cursor: tuple[int, int] | None = None
     settled: dict[int, Candle] = field(default_factory=dict)
     settled_market: dict[str, str] = field(default_factory=dict)
-    pending: list[Pending] = field(default_factory=list)
+    pending: list[PendingBlock] = field(default_factory=list)
     candles: dict[int, Candle] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
-    # Sums over `pending`, kept as it changes: the market snapshot is O(1), not O(pending).
-    pending_eth: int = field(default=0, compare=False)
-    pending_token: int = field(default=0, compare=False)
-
-    def sum_pending(self) -> None:
-        self.pending_eth = sum(p.eth_amount for p in self.pending)
-        self.pending_token = sum(p.token_amount for p in self.pending)
+    # (block, hash, log indexes whose removal has not come yet) of blocks a reorg took out.
+    orphaned: list[tuple[int, str, list[int]]] = field(default_factory=list)
 
     def seen(self, cursor: tuple[int, int]) -> bool:
         return self.cursor is not None and cursor <= self.cursor
@@ -79,31 +87,22 @@ class TokenState:
         m = dict(self.meta)
         m.update(self.settled_market)
         if self.pending:
-            # Only the last trade sets the price: one division, not one per pending trade.
-            _market_add(m, self.pending[-1])
-            last = self.pending[-1]
-            m["trades"] = str(int(m["trades"]) + len(self.pending) - 1)
-            m["volume_eth"] = str(int(m["volume_eth"]) + self.pending_eth - last.eth_amount)
-            m["volume_token"] = str(int(m["volume_token"]) + self.pending_token - last.token_amount)
+            _market_add(m, self.pending)
         return m
 
 
-def _market_add(m: dict[str, str], p: Pending) -> None:
-    m["price"] = format_price(trade_price(p.eth_amount, p.token_amount))
-    m["last_trade_block"] = str(p.block)
-    m["last_trade_log_index"] = str(p.log_index)
-    m["last_trade_at"] = str(p.ts)
-    m["virtual_eth_reserves"] = str(p.virtual_eth)
-    m["virtual_token_reserves"] = str(p.virtual_token)
-    m["trades"] = str(int(m.get("trades", "0")) + 1)
-    m["volume_eth"] = str(int(m.get("volume_eth", "0")) + p.eth_amount)
-    m["volume_token"] = str(int(m.get("volume_token", "0")) + p.token_amount)
-
-
-def _fold_into(candles: dict[int, Candle], p: Pending, intervals: tuple[int, ...]) -> None:
-    price = trade_price(p.eth_amount, p.token_amount)
-    for s in intervals:
-        candles[s] = fold(candles.get(s), bucket_start(p.ts, s), price, p.is_buy, p.token_amount, p.eth_amount)
+def _market_add(m: dict[str, str], blocks: list[PendingBlock]) -> None:
+    """Price and position from the last trade; counts and volumes over all."""
+    last = blocks[-1]
+    m["price"] = format_price(last.part.close)
+    m["last_trade_block"] = str(last.block)
+    m["last_trade_log_index"] = str(last.indexes[-1])
+    m["last_trade_at"] = str(last.ts)
+    m["virtual_eth_reserves"] = str(last.virtual_eth)
+    m["virtual_token_reserves"] = str(last.virtual_token)
+    m["trades"] = str(int(m.get("trades", "0")) + sum(b.part.trades for b in blocks))
+    m["volume_eth"] = str(int(m.get("volume_eth", "0")) + sum(b.part.volume_eth for b in blocks))
+    m["volume_token"] = str(int(m.get("volume_token", "0")) + sum(b.part.volume_token for b in blocks))
 
 
 def view(state: TokenState, intervals: tuple[int, ...]) -> dict[int, dict[int, Candle]]:
@@ -113,16 +112,15 @@ def view(state: TokenState, intervals: tuple[int, ...]) -> dict[int, dict[int, C
         c = state.settled.get(s)
         if c is not None:
             out[s][c.t] = c.copy()
-    for p in state.pending:
-        price = trade_price(p.eth_amount, p.token_amount)
+    for pb in state.pending:
         for s in intervals:
-            b = bucket_start(p.ts, s)
-            out[s][b] = fold(out[s].get(b), b, price, p.is_buy, p.token_amount, p.eth_amount)
+            b = bucket_start(pb.ts, s)
+            out[s][b] = fold_part(out[s].get(b), b, pb.part)
     return out
 
 
 def pending_buckets(state: TokenState, intervals: tuple[int, ...]) -> set[tuple[int, int]]:
-    return {(s, bucket_start(p.ts, s)) for p in state.pending for s in intervals}
+    return {(s, bucket_start(pb.ts, s)) for pb in state.pending for s in intervals}
 
 
 def current_view(state: TokenState, intervals: tuple[int, ...]) -> Emitted:
@@ -141,20 +139,32 @@ def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]
         if current is not None and bucket_start(ref.block_timestamp, s) < current.t:
             raise OrderError(f"trade at {ref.block_timestamp} (block {ref.block_number}) is older than open "
                              f"{s}s candle {current.t} of {trade.token}")
-    p = Pending.of(trade)
-    state.pending.append(p)
-    state.pending_eth += p.eth_amount
-    state.pending_token += p.token_amount
-    _fold_into(state.candles, p, intervals)
+    price = trade_price(trade.eth_amount, trade.token_amount)
+    last = state.pending[-1] if state.pending else None
+    if last is not None and last.block == ref.block_number and last.block_hash == ref.block_hash:
+        last.add(trade, price)
+    else:
+        state.pending.append(PendingBlock.of(trade, price))
+    for s in intervals:
+        state.candles[s] = fold(state.candles.get(s), bucket_start(ref.block_timestamp, s), price, trade.is_buy,
+                                trade.token_amount, trade.eth_amount)
     state.cursor = ref.cursor
     return [(s, state.candles[s], False) for s in intervals]
 
 
 def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> tuple[Emitted, list[tuple[int, int]]] | None:
-    """Undo a trade that left the canonical chain: (corrected candles, emptied buckets), or
-    None when it is not pending (already removed, or never applied)."""
-    idx = next((i for i, p in enumerate(state.pending)
-                if p.cursor == ref.cursor and p.block_hash == ref.block_hash), None)
+    """Undo a trade that left the canonical chain: (corrected candles, emptied buckets), both
+    empty when its block went with an earlier log, or None when it is not pending (already
+    removed, or never applied)."""
+    for k, (block, block_hash, indexes) in enumerate(state.orphaned):
+        if block == ref.block_number and block_hash == ref.block_hash and ref.log_index in indexes:
+            indexes.remove(ref.log_index)
+            if not indexes:
+                del state.orphaned[k]
+            return [], []
+    idx = next((i for i, pb in enumerate(state.pending)
+                if pb.block == ref.block_number and pb.block_hash == ref.block_hash
+                and ref.log_index in pb.indexes), None)
     if idx is None:
         if state.settled_cursor is not None and ref.cursor <= state.settled_cursor:
             raise DeepReorgError(f"removed log at block {ref.block_number} index {ref.log_index} is already "
@@ -163,8 +173,9 @@ def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> 
     before = view(state, intervals)
     was = pending_buckets(state, intervals)
     gone = state.pending.pop(idx)
-    state.pending_eth -= gone.eth_amount
-    state.pending_token -= gone.token_amount
+    rest = [i for i in gone.indexes if i != ref.log_index]
+    if rest:
+        state.orphaned.append((gone.block, gone.block_hash, rest))
     after = view(state, intervals)
     state.candles = {s: after[s][max(after[s])] for s in intervals if after[s]}
     state.cursor = state.pending[-1].cursor if state.pending else state.settled_cursor
@@ -176,46 +187,39 @@ def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> 
 
 
 def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) -> Emitted:
-    """Move pending trades at or below `finalized_block` to settled; returns the candles whose
+    """Move pending blocks at or below `finalized_block` to settled; returns the candles whose
     final flag turned true, by interval then bucket.
 
-    O(settled trades), not O(pending): a hot token keeps thousands of trades pending and every
-    block settles a few. Trades are in chain order, so each interval's buckets only grow: a
-    bucket turns final when the fold moves past it, and the last one unless the first trade
-    still pending shares it (no later pending trade can)."""
+    O(settled blocks), not O(pending): every head marker settles a block or two. Blocks are
+    in chain order, so each interval's buckets only grow: a bucket turns final when the fold
+    moves past it, and the last one unless the first block still pending shares it (no later
+    one can)."""
     n = 0
-    for p in state.pending:
-        if p.block > finalized_block:
+    for pb in state.pending:
+        if pb.block > finalized_block:
             break
         n += 1
     if not n:
         return []
     done, keep = state.pending[:n], state.pending[n:]
-    prices = [trade_price(p.eth_amount, p.token_amount) for p in done]
     flipped: Emitted = []
     for s in sorted(intervals):
         still = bucket_start(keep[0].ts, s) if keep else None
         candle = state.settled.get(s)
-        for i, (p, price) in enumerate(zip(done, prices, strict=True)):
-            b = bucket_start(p.ts, s)
+        for i, pb in enumerate(done):
+            b = bucket_start(pb.ts, s)
             if i and candle is not None and candle.t != b:
                 flipped.append((s, candle, True))  # left behind by the fold, never mutated again
-            candle = fold(candle, b, price, p.is_buy, p.token_amount, p.eth_amount)
+            candle = fold_part(candle, b, pb.part)
         assert candle is not None
         state.settled[s] = candle
         if candle.t != still:
             flipped.append((s, candle.copy(), True))
-    last = done[-1]
-    m = state.settled_market
-    _market_add(m, last)  # price and position from the last trade only: one division
-    m["trades"] = str(int(m["trades"]) + n - 1)
-    eth, tok = sum(p.eth_amount for p in done), sum(p.token_amount for p in done)
-    m["volume_eth"] = str(int(m["volume_eth"]) + eth - last.eth_amount)
-    m["volume_token"] = str(int(m["volume_token"]) + tok - last.token_amount)
-    state.settled_cursor = last.cursor
+    _market_add(state.settled_market, done)
+    state.settled_cursor = done[-1].cursor
     state.pending = keep
-    state.pending_eth -= eth
-    state.pending_token -= tok
+    # Removals for blocks at or below a final one would be deep reorgs: nothing is waiting.
+    state.orphaned = [o for o in state.orphaned if o[0] > finalized_block]
     return flipped
 
 

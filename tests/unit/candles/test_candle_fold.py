@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -15,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pads_stream.candles.codec import decode_state, encode_state
-from pads_stream.candles.fold import Candle, fold
+from pads_stream.candles.fold import Candle, fold, fold_part
 from pads_stream.candles.intervals import parse_intervals
+from pads_stream.candles.price import format_price
 from pads_stream.candles.state import (
     TokenState,
     apply_curve_created,
@@ -206,23 +208,66 @@ def test_state_round_trips_through_bytes_between_every_trade(trades: list[TradeE
         assert decode_state(payload) == live
 
 
-def test_pending_trades_are_stored_as_a_plain_json_list() -> None:
-    """Cached per-trade encodings are spliced in: the bytes must be what a list would give."""
+def test_pending_trades_are_stored_per_block_as_a_plain_json_list() -> None:
+    """Cached per-block encodings are spliced in: the bytes must be what a list would give."""
     state = TokenState()
-    for i in range(3):
-        apply_trade(state, make_trade(10 + i, 0, T2024 + i, tok=10**18 + i), INTERVALS)
+    trades = [make_trade(10, 0, T2024), make_trade(10, 3, T2024, is_buy=False, tok=3 * 10**18),
+              make_trade(11, 1, T2024 + 1, tok=10**18 + 1)]
+    for tr in trades:
+        apply_trade(state, tr, INTERVALS)
+    encode_state(state)  # caches block 10's encoding; block 11 then changes
+    apply_trade(state, make_trade(11, 2, T2024 + 1, eth=7), INTERVALS)
     stored = orjson.loads(encode_state(state))["p"]
-    assert stored == [[p.block, p.log_index, p.block_hash, p.ts, p.is_buy, str(p.token_amount), str(p.eth_amount),
-                       str(p.virtual_eth), str(p.virtual_token)] for p in state.pending]
+    assert stored == [[pb.block, pb.block_hash, pb.indexes,
+                       [pb.ts, *(format_price(p) for p in (pb.part.open, pb.part.high, pb.part.low, pb.part.close)),
+                        str(pb.part.volume_token), str(pb.part.volume_eth), pb.part.trades, pb.part.buys,
+                        pb.part.sells],
+                       str(pb.virtual_eth), str(pb.virtual_token)] for pb in state.pending]
+    assert [(pb.block, pb.indexes, pb.part.trades, pb.part.buys) for pb in state.pending] == \
+        [(10, [0, 3], 2, 1), (11, [1, 2], 2, 2)]
     assert encode_state(state) == encode_state(decode_state(encode_state(state)))
 
 
-def test_values_written_with_trader_and_tx_hash_still_decode() -> None:
+@pytest.mark.parametrize("extra", [[], ["0x" + "ab" * 20, "0x" + "cd" * 32]])
+def test_values_written_with_one_entry_per_trade_still_decode(extra: list[str]) -> None:
+    """Before 2026-11-25 each pending trade had its own entry (with trader and tx hash before
+    2026-11-20): they fold into the blocks a state built today holds."""
     state = TokenState()
-    apply_trade(state, make_trade(10, 0, T2024, tok=10**18), INTERVALS)
+    trades = [make_trade(10, 0, T2024), make_trade(10, 3, T2024, is_buy=False, eth=3, tok=7),
+              make_trade(11, 1, T2024 + 61, eth=5)]
+    for tr in trades:
+        apply_trade(state, tr, INTERVALS)
     old = orjson.loads(encode_state(state))
-    old["p"] = [item + ["0x" + "ab" * 20, "0x" + "cd" * 32] for item in old["p"]]
+    old["p"] = [[t.ref.block_number, t.ref.log_index, t.ref.block_hash, t.ref.block_timestamp, t.is_buy,
+                 str(t.token_amount), str(t.eth_amount), str(t.virtual_eth), str(t.virtual_token), *extra]
+                for t in trades]
+    del old["r"]
     assert encode_state(decode_state(orjson.dumps(old))) == encode_state(state)
+
+
+TRADE = st.tuples(st.integers(0, 10**24), st.integers(1, 10**27), st.booleans())  # eth, tokens, is_buy
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(TRADE, min_size=1, max_size=5), min_size=1, max_size=6), st.booleans())
+def test_folding_parts_equals_folding_their_trades(parts: list[list[tuple[int, int, bool]]], settled: bool) -> None:
+    """A pending block's trades folded together, then into a candle, give that candle as if
+    each trade were folded in order; the part itself is never changed or kept."""
+    from pads_stream.candles.price import trade_price
+
+    start = Candle(60, Decimal(3), Decimal(5), Decimal(1), Decimal(2), 7, 11, 2, 1, 1) if settled else None
+    one_by_one, by_part = (start.copy() if start else None), (start.copy() if start else None)
+    for trades in parts:
+        part: Candle | None = None
+        for eth, tok, buy in trades:
+            price = trade_price(eth, tok)
+            one_by_one = fold(one_by_one, 60, price, buy, tok, eth)
+            part = fold(part, 999, price, buy, tok, eth)  # a part's t is its block timestamp
+        assert part is not None
+        kept = part.copy()
+        by_part = fold_part(by_part, 60, part)
+        assert part == kept and by_part is not part
+    assert by_part == one_by_one
 
 
 # --------------------------------------------------------------------------- examples
@@ -275,7 +320,6 @@ def test_same_block_lower_log_index_is_a_duplicate() -> None:
 
 
 def test_fold_new_bucket_starts_fresh_candle() -> None:
-    from decimal import Decimal
 
     c = fold(None, 60, Decimal(2), True, 5, 10)
     assert (c.t, c.open, c.trades, c.buys, c.sells) == (60, 2, 1, 1, 0)
@@ -286,7 +330,6 @@ def test_fold_new_bucket_starts_fresh_candle() -> None:
 
 
 def test_candle_public_round_trip() -> None:
-    from decimal import Decimal
 
     c = Candle(60, Decimal("0.1"), Decimal("2"), Decimal("0.05"), Decimal("1"), 2**100, 2**70, 3, 2, 1)
     pub = c.to_public()
@@ -296,7 +339,6 @@ def test_candle_public_round_trip() -> None:
 
 def test_candle_copy_is_equal_and_independent() -> None:
     from dataclasses import fields
-    from decimal import Decimal
 
     c = Candle(60, Decimal("0.1"), Decimal("2"), Decimal("0.05"), Decimal("1"), 2**100, 2**70, 3, 2, 1)
     d = c.copy()

@@ -171,7 +171,9 @@ def settle_points(draw: st.DrawFn, trades: list[TradeEvent], limit_after: int | 
 def reorg_scenarios(draw: st.DrawFn) -> Scenario:
     n = draw(st.integers(1, 25))
     trades = draw(chain_of_trades(n, draw(st.integers(1, 10**7)), T2024 + draw(st.integers(0, 86400 * 30)), 0))
-    cut = draw(st.integers(0, n))
+    # A reorg orphans whole blocks: the trades that leave start a block.
+    starts = [i for i in range(n) if not i or trades[i].ref.block_number != trades[i - 1].ref.block_number]
+    cut = draw(st.sampled_from([*starts, n]))
     first_gone = trades[cut].ref.block_number if cut < n else None
     settle_after, floor = settle_points(draw, trades, first_gone, trades[0].ref.block_number - 1)
     fork: list[TradeEvent] = []
@@ -330,7 +332,7 @@ def settle_by_definition(state: TokenState, finalized: int) -> list[tuple[int, d
 def test_settle_equals_its_definition(scenario: tuple[list[TradeEvent], list[int | None], bool]) -> None:
     trades, points, _ = scenario
     state = TokenState()
-    for tr, f in zip(trades, points, strict=True):
+    for k, (tr, f) in enumerate(zip(trades, points, strict=True)):
         apply_trade(state, tr, INTERVALS)
         if f is None:
             continue
@@ -345,8 +347,10 @@ def test_settle_equals_its_definition(scenario: tuple[list[TradeEvent], list[int
         unsettled = fresh(finals)
         assert pub(state.settled) == {s: c.to_public() for s, c in unsettled.candles.items()}
         assert state.settled_market == unsettled.market
-        assert (state.pending_eth, state.pending_token) == \
-            (sum(p.eth_amount for p in state.pending), sum(p.token_amount for p in state.pending))
+        # what stays pending is exactly the trades not final yet, one entry per block
+        assert [(pb.block, i) for pb in state.pending for i in pb.indexes] == \
+            [t.ref.cursor for t in trades[:k + 1] if t.ref.block_number > f]
+        assert len({pb.block for pb in state.pending}) == len(state.pending)
         assert encode_state(decode_state(encode_state(state))) == encode_state(state)
         event(f"settle flipped {min(len(got), 4)}+")
 
@@ -415,6 +419,51 @@ def test_remove_trade_cases(block: int, log_index: int, fork: int, expected: obj
         assert remove_trade(state, ref, INTERVALS) is not None
         assert (block, log_index) not in [p.cursor for p in state.pending]
         assert remove_trade(state, ref, INTERVALS) is None  # already removed
+
+
+
+def test_a_block_leaves_whole_with_its_first_removed_log() -> None:
+    """The node removes every log of an orphaned block; the first removal takes the block's
+    trades out of the candles, each removal takes its own trade out of the mirror once."""
+    kept = make_trade(10, 0, T2024)
+    block = [make_trade(11, 1, T2024 + 61), make_trade(11, 4, T2024 + 61, is_buy=False, eth=5 * 10**15)]
+    state = fresh([kept, *block, make_trade(12, 2, T2024 + 130)])
+    first = remove_trade(state, removal(block[1]), INTERVALS)
+    assert first is not None and first != ([], [])
+    assert [pb.block for pb in state.pending] == [10, 12]
+    assert state.orphaned == [(11, block[0].ref.block_hash, [1])]
+    assert pub_view(state) == pub_view(fresh([kept, make_trade(12, 2, T2024 + 130)]))
+    assert remove_trade(state, removal(block[1]), INTERVALS) is None  # its own removal, again
+    assert remove_trade(round_trip(state), removal(block[0]), INTERVALS) == ([], [])
+    state = round_trip(state)
+    assert remove_trade(state, removal(block[0]), INTERVALS) == ([], [])
+    assert state.orphaned == []
+    assert remove_trade(state, removal(block[0]), INTERVALS) is None
+
+
+def test_removals_sent_again_after_the_new_branch_change_nothing() -> None:
+    """A bridge restarted mid-reorg may publish the old branch's removals again after the new
+    branch's logs: the trade re-included at the same position must stay."""
+    old = [make_trade(11, 1, T2024), make_trade(11, 4, T2024)]
+    new = make_trade(11, 1, T2024, fork=1, eth=9 * 10**15)
+    state = fresh(old)
+    for tr in old:
+        assert remove_trade(state, removal(tr), INTERVALS) is not None
+    assert apply_trade(state, new, INTERVALS) is not None
+    after = encode_state(state)
+    for tr in old:
+        assert remove_trade(state, removal(tr), INTERVALS) is None
+    assert encode_state(state) == after == encode_state(fresh([new]))
+
+
+def test_orphaned_logs_are_forgotten_once_their_height_is_final() -> None:
+    state = fresh([make_trade(11, 1, T2024), make_trade(11, 4, T2024), make_trade(12, 0, T2024 + 5)])
+    remove_trade(state, removal(make_trade(11, 4, T2024)), INTERVALS)
+    apply_trade(state, make_trade(13, 0, T2024 + 9), INTERVALS)
+    settle(state, 10, INTERVALS)
+    assert [o[0] for o in state.orphaned] == [11]  # nothing settled: unchanged
+    settle(state, 12, INTERVALS)
+    assert state.orphaned == []
 
 
 def test_removal_without_anything_settled_never_raises() -> None:
