@@ -125,7 +125,7 @@ def start_workers(env: dict[str, str], workers: int, workdir: Path) -> list[subp
     for i in range(workers):
         wenv = {**env, "DATA_DIR": str(workdir / f"data-{i}"), "WEB_PORT": str(free_port())}
         with open(workdir / f"worker-{i}.log", "wb") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "faust", "-A", "pads_stream", "worker", "-l", "warn"],
+            procs.append(subprocess.Popen([sys.executable, "-m", "faust", "-A", "pads_stream", "worker", "-l", "info"],
                                           cwd=ROOT, env=wenv, stdout=log, stderr=subprocess.STDOUT))
     return procs
 
@@ -187,4 +187,4 @@ def bench_env(base: dict[str, str]) -> dict[str, str]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     return {**os.environ, **base, "APP_ID": name, "RAW_LOG_TOPIC": f"{name}.chain-logs",
             "DEAD_LETTER_TOPIC": f"{name}.dead-letters", "REDIS_NAMESPACE": name, "CHAIN_ID": "31337",
-            "TOPIC_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "WARNING"}
+            "TOPIC_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "INFO"}

@@ -11,7 +11,9 @@ import logging
 import time
 from typing import Any
 
+import orjson
 import socketio
+from socketio.packet import Packet
 
 from .outbox import Outbox
 
@@ -20,12 +22,34 @@ log = logging.getLogger(__name__)
 PUSH_CHUNK = 500  # messages per event: bounds a frame at a few hundred KB
 
 
+class _Json:
+    """The `json` module interface socket.io packets use, backed by orjson."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    @staticmethod
+    def loads(text: str | bytes, **_: Any) -> Any:
+        return orjson.loads(text)
+
+
+class PushPacket(Packet):
+    """What we push is JSON objects of strings and small integers, never bytes: no walk over
+    every value looking for binary attachments, and orjson instead of the stdlib encoder
+    (together 12 % of the worker's CPU under load)."""
+
+    uses_binary_events = False
+    json = _Json
+
+
 class Pusher:
     def __init__(self, url: str, token: str, namespace: str, interval_s: float, max_items: int) -> None:
         self.url, self.token, self.namespace = url, token, namespace
         self.interval_s = interval_s
         self.outbox = Outbox(max_items)
-        self.sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
+        self.sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False,
+                                       serializer=PushPacket)
         self.connected = False
         self.last_error: str | None = None
         self.sent = 0
