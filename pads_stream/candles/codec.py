@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ..decode.events import LogRef, TradeEvent
+from ..jsonbytes import dumps
 from .fold import Candle
 from .price import format_price, trade_price
 from .state import PendingBlock, TokenState
@@ -29,7 +30,7 @@ def _uncandle(v: list[Any]) -> Candle:
 
 def _pending(pb: PendingBlock) -> bytes:
     if pb.encoded is None:
-        pb.encoded = orjson.dumps([pb.block, pb.block_hash, pb.indexes, _candle(pb.part), str(pb.virtual_eth),
+        pb.encoded = dumps([pb.block, pb.block_hash, pb.indexes, _candle(pb.part), str(pb.virtual_eth),
                                    str(pb.virtual_token)])
     return pb.encoded
 
@@ -58,7 +59,7 @@ def _cursor(c: list[int] | None) -> tuple[int, int] | None:
 
 
 def encode_state(state: TokenState) -> bytes:
-    return orjson.dumps({
+    return dumps({
         "c": list(state.cursor) if state.cursor else None,
         "o": state.offset,
         "sc": list(state.settled_cursor) if state.settled_cursor else None,
@@ -91,7 +92,7 @@ def decode_state(payload: bytes | None) -> TokenState:
 
 
 def encode_tokens(tokens: set[bytes]) -> bytes:
-    return orjson.dumps(sorted(t.decode() for t in tokens))
+    return dumps(sorted(t.decode() for t in tokens))
 
 
 def decode_tokens(payload: bytes | None) -> set[bytes]:

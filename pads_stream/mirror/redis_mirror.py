@@ -18,6 +18,7 @@ from redis.utils import HIREDIS_AVAILABLE
 if HIREDIS_AVAILABLE:
     import hiredis
 
+from ..jsonbytes import dumps
 from .keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ CANONICAL = orjson.OPT_SORT_KEYS
 
 
 def candle_member(candle: dict[str, Any]) -> bytes:
-    return orjson.dumps(candle, option=CANONICAL)
+    return dumps(candle, option=CANONICAL)
 
 
 Plan = tuple[dict[tuple[str, int], bytes | None], dict[str, dict[str, str]],
@@ -55,7 +56,7 @@ def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
         tkey = trades_key(pfx, token)
         for t in u.get("trades") or ():
             trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
-                None if t.get("removed") else orjson.dumps(t, option=CANONICAL)
+                None if t.get("removed") else dumps(t, option=CANONICAL)
     return candles, markets, trades, tokens
 
 
