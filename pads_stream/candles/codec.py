@@ -15,7 +15,7 @@ from ..decode.events import LogRef, TradeEvent
 from ..jsonbytes import dumps
 from .fold import Candle
 from .price import format_price, trade_price
-from .state import PendingBlock, TokenState
+from .state import PendingBlock, TokenState, add_pending
 
 
 def _candle(c: Candle) -> list[Any]:
@@ -31,7 +31,7 @@ def _uncandle(v: list[Any]) -> Candle:
 def _pending(pb: PendingBlock) -> bytes:
     if pb.encoded is None:
         pb.encoded = dumps([pb.block, pb.block_hash, pb.indexes, _candle(pb.part), str(pb.virtual_eth),
-                                   str(pb.virtual_token)])
+                            str(pb.virtual_token)])
     return pb.encoded
 
 
@@ -45,12 +45,7 @@ def _unpending(values: list[list[Any]]) -> list[PendingBlock]:
         # eth amount, reserves[, trader, tx hash]); fold them into their blocks.
         ref = LogRef(0, "", v[0], v[2], v[3], "", v[1], False)
         trade = TradeEvent("", "", v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]), ref)
-        price = trade_price(trade.eth_amount, trade.token_amount)
-        last = blocks[-1] if blocks else None
-        if last is not None and (last.block, last.block_hash) == (v[0], v[2]):
-            last.add(trade, price)
-        else:
-            blocks.append(PendingBlock.of(trade, price))
+        add_pending(blocks, trade, trade_price(trade.eth_amount, trade.token_amount))
     return blocks
 
 

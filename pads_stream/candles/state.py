@@ -66,6 +66,16 @@ class PendingBlock:
         self.encoded = None
 
 
+def add_pending(blocks: list[PendingBlock], trade: TradeEvent, price: Decimal) -> None:
+    """Into the last block when the trade is of it, else into a new one (trades come in chain order)."""
+    last = blocks[-1] if blocks else None
+    ref = trade.ref
+    if last is not None and last.block == ref.block_number and last.block_hash == ref.block_hash:
+        last.add(trade, price)
+    else:
+        blocks.append(PendingBlock.of(trade, price))
+
+
 @dataclass(slots=True)
 class TokenState:
     cursor: tuple[int, int] | None = None
@@ -140,11 +150,7 @@ def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]
             raise OrderError(f"trade at {ref.block_timestamp} (block {ref.block_number}) is older than open "
                              f"{s}s candle {current.t} of {trade.token}")
     price = trade_price(trade.eth_amount, trade.token_amount)
-    last = state.pending[-1] if state.pending else None
-    if last is not None and last.block == ref.block_number and last.block_hash == ref.block_hash:
-        last.add(trade, price)
-    else:
-        state.pending.append(PendingBlock.of(trade, price))
+    add_pending(state.pending, trade, price)
     for s in intervals:
         state.candles[s] = fold(state.candles.get(s), bucket_start(ref.block_timestamp, s), price, trade.is_buy,
                                 trade.token_amount, trade.eth_amount)

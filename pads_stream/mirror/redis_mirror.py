@@ -131,6 +131,8 @@ class HiredisPackingConnection(aioredis.Connection):
     of arguments, and packing them cost more than the rest of the Redis write: pack in C."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
+        # Not redis-py's HiredisRespSerializer: it first copies every argument in a Python loop,
+        # which doubles the cost of a 12,000-argument call (1.9 against 1.0 ms).
         if isinstance(args[0], str) and " " in args[0]:  # e.g. "SCRIPT LOAD": separate arguments
             args = (*args[0].split(), *args[1:])
         return [hiredis.pack_command(args)]
