@@ -32,7 +32,8 @@ class Health(View):
         if pusher is not None:
             body["push"] = pusher.status()
             if not pusher.connected:
-                problems.append(f"socket.io listener not connected: {pusher.last_error}")
+                problems.append("socket.io listener not connected: "
+                                + (pusher.last_error or "the first connection attempt has not finished"))
             if pusher.outbox.dropped:
                 problems.append(f"{pusher.outbox.dropped} pushes dropped while disconnected")
         body["ok"] = not problems

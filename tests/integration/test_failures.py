@@ -61,9 +61,12 @@ def test_a_redis_outage_holds_the_worker_back_and_loses_nothing(deployment: Depl
 def test_refused_handshake_fails_loudly(deployment: Deployment) -> None:
     d = deployment
     worker = d.start_worker(BACKEND_SOCKET_TOKEN="not-the-token")
-    status, body = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(d.health(worker)), 30,
-                            "health to report the refused listener")
-    assert any("not connected" in p and "unauthorized" in p for p in body["problems"]), body
+    # Health is 503 from the start (not yet connected); the refusal's reason follows the first attempt.
+    status, body = wait_for(lambda: (lambda r: r if any("unauthorized" in p for p in r[1]["problems"])
+                                     else None)(d.health(worker)), 30, "health to report the refused listener")
+    assert status == 503
+    assert any(p.startswith("socket.io listener not connected: ") and "unauthorized" in p
+               for p in body["problems"]), body
     assert "refused the listener" in worker.log_path.read_text()
 
 
