@@ -73,15 +73,16 @@ def test_reorg_corrects_candles_pushes_corrections_and_finalizes(deployment: Dep
                                   [buy_tx(curves[0], traders[6], 3 * 10**16), 2]]])
     d.pad.buy(curves[0], traders[0], 10**16)  # the chain moves on after the reorg
     assert_exact(d, timeout=60)
-    corrections = [m for m in d.received("candle") if m.get("correction")]
-    assert corrections, "the backend received no correction"
+    # The push follows Redis by up to a push interval.
+    corrections = wait_for(lambda: [m for m in d.received("candle") if m.get("correction")], 30,
+                           "the backend to receive a correction")
     assert all("candle" in m and "t" in m["candle"] for m in corrections)
 
     _settle(d)
     expected = assert_exact(d, timeout=60)
     assert all(c["final"] for series in expected.values() for c in series.values())
-    finals = [m for m in d.received("candle") if m["candle"].get("final")]
-    assert finals, "no candle was pushed as final"
+    wait_for(lambda: [m for m in d.received("candle") if m["candle"].get("final")], 30,
+             "a candle to be pushed as final")
 
 
 def test_replay_after_offset_reset_reproduces_the_live_checksum(deployment: Deployment) -> None:

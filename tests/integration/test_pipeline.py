@@ -67,8 +67,9 @@ def test_candles_equal_the_chain_and_reach_the_backend(deployment: Deployment) -
 
     # Every bucket's final version was pushed to the Node backend (pushes are coalesced).
     wait_for(lambda: latest_pushed(d.received("candle")) == expected, 30, "pushed candles to equal Redis")
-    pushed_trades = d.received("trade")
-    assert {(t["block_number"], t["log_index"]) for t in pushed_trades} == {(t.block, t.log_index) for t in trades}
+    on_chain = {(t.block, t.log_index) for t in trades}
+    wait_for(lambda: {(t["block_number"], t["log_index"]) for t in d.received("trade")} == on_chain, 30,
+             "pushed trades to equal the chain's")
 
     for c in curves:
         mine = [t for t in trades if t.token == c.token]
