@@ -119,9 +119,12 @@ async def fold_batch(batch: list[EventT]) -> set[int]:
         stats["batches"] += 1
         stats["updates"] += len(out.updates)
     except BaseException:
-        cache.clear()  # states were changed in place; the table has what counts
+        # States were changed in place, and the buffer encodes them when it flushes: the table
+        # has what counts, and the logs of the buffered batches were not acked.
+        cache.clear()
+        buffer.clear()
         raise
-    cache.keep(folder.states)
+    cache.keep(folder.states, folder.pending)
     await gaps.after_batch(batch, folder.positions, out)
     return set(out.held)
 

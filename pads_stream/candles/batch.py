@@ -32,7 +32,7 @@ from ..decode.events import CurveCreatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
 from ..mirror.updates import TokenUpdate
 from .cache import StateCache
-from .codec import decode_state, decode_tokens, encode_state, encode_tokens
+from .codec import Deferred, TableValue, decode_pending, decode_state, encode_pending, encode_state
 from .state import (
     DeepReorgError,
     TokenState,
@@ -57,6 +57,8 @@ def decode_position(raw: bytes | None) -> dict[str, Any]:
 
 
 def pending_key(partition: int) -> bytes:
+    """A partition's tokens with pending trades and the oldest pending block of each: a head
+    marker visits only the tokens it settles."""
     return b"\x00pending:%d" % partition
 
 
@@ -79,7 +81,7 @@ class Outcome:
     held: list[int] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     # (partition, key, value); None deletes, so an emptied set reads the same as one never made.
-    writes: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
+    writes: list[tuple[int, bytes, TableValue]] = field(default_factory=list)
     deep_reorgs: list[str] = field(default_factory=list)
 
 
@@ -97,8 +99,8 @@ class BatchFolder:
         self.intervals = intervals
         self.states: dict[bytes, TokenState] = {}
         self.partition_of: dict[bytes, int] = {}
-        self.pending: dict[int, set[bytes]] = {}
-        self.pending_read: dict[int, frozenset[bytes]] = {}
+        self.pending: dict[int, dict[bytes, int]] = {}
+        self.pending_changed: set[int] = set()
         self.positions: dict[int, dict[str, Any]] = {}
         self.positions_read: dict[int, dict[str, Any]] = {}
         self.dirty: set[bytes] = set()
@@ -132,16 +134,16 @@ class BatchFolder:
         for key, upd in self.updates.items():
             out.updates.append(upd.to_dict(self.chain_id, key.decode(), self.states[key].market))
         for key in sorted(self.dirty):
-            out.writes.append((self.partition_of[key], key, encode_state(self.states[key])))
+            out.writes.append((self.partition_of[key], key, Deferred(encode_state, self.states[key])))
         # After the states: a batch cut short is redone on redelivery. Before the pending
         # sets: a redone marker must still find the tokens it settled there. A stale pending
         # set heals itself (see _track_pending and _settle).
         for p, pos in sorted(self.positions.items()):
             if pos != self.positions_read[p]:
                 out.writes.append((p, position_key(p), orjson.dumps(pos, option=orjson.OPT_SORT_KEYS)))
-        for p, tokens in sorted(self.pending.items()):
-            if tokens != self.pending_read[p]:
-                out.writes.append((p, pending_key(p), encode_tokens(tokens) if tokens else None))
+        for p in sorted(self.pending_changed):
+            tokens = self.pending[p]
+            out.writes.append((p, pending_key(p), Deferred(encode_pending, tokens) if tokens else None))
         return out
 
     def _state(self, partition: int, key: bytes) -> TokenState:
@@ -171,11 +173,13 @@ class BatchFolder:
                 return
             self._track_pending(m.partition, m.key, self._state(m.partition, m.key))
 
-    def _pending(self, partition: int) -> set[bytes]:
+    def _pending(self, partition: int) -> dict[bytes, int]:
         tokens = self.pending.get(partition)
         if tokens is None:
-            tokens = self.pending[partition] = decode_tokens(self.read(partition, pending_key(partition)))
-            self.pending_read[partition] = frozenset(tokens)
+            tokens = self.cache.pending.get(partition) if self.cache is not None else None
+            if tokens is None:
+                tokens = decode_pending(self.read(partition, pending_key(partition)))
+            self.pending[partition] = tokens
         return tokens
 
     def _update(self, key: bytes) -> TokenUpdate:
@@ -227,10 +231,13 @@ class BatchFolder:
 
     def _track_pending(self, partition: int, key: bytes, state: TokenState) -> None:
         pending = self._pending(partition)
-        if state.pending:
-            pending.add(key)
-        else:
-            pending.discard(key)
+        oldest = state.pending[0].block if state.pending else None
+        if pending.get(key) != oldest:
+            if oldest is None:
+                del pending[key]
+            else:
+                pending[key] = oldest
+            self.pending_changed.add(partition)
 
     def _marker(self, m: Message, marker: HeadMarker) -> None:
         pos = self._position(m.partition)
@@ -239,9 +246,12 @@ class BatchFolder:
             pos["finalized"] = marker.finalized_block
 
     def _settle(self, m: Message, finalized: int) -> None:
-        """Settle every token of the partition with pending trades."""
+        """Settle the partition's tokens whose oldest pending block is final now. An entry
+        older than its state's (the state was written, the set not, before an interruption)
+        only costs a visit; a newer one cannot outlive the redelivery of the logs that made
+        it, since each redelivered log of a token re-tracks it."""
         pending = self._pending(m.partition)
-        for key in sorted(pending):
+        for key in sorted([k for k, oldest in pending.items() if oldest <= finalized]):
             state = self._state(m.partition, key)
             # A state written after this marker (before an interruption) has nothing to settle.
             before = len(state.pending)
@@ -251,5 +261,4 @@ class BatchFolder:
             if len(state.pending) != before:
                 state.offset = m.offset
                 self.dirty.add(key)
-            if not state.pending:
-                pending.discard(key)
+            self._track_pending(m.partition, key, state)

@@ -18,6 +18,9 @@ class StateCache:
     def __init__(self, max_tokens: int) -> None:
         self.max_tokens = max_tokens
         self.states: OrderedDict[bytes, TokenState] = OrderedDict()
+        # Each partition's pending index: a marker reads it, and decoding it per batch cost
+        # more than the batch's trades with a thousand tokens pending.
+        self.pending: dict[int, dict[bytes, int]] = {}
         self.hits = self.misses = 0
 
     def __len__(self) -> int:
@@ -31,7 +34,8 @@ class StateCache:
             self.hits += 1
         return state
 
-    def keep(self, states: dict[bytes, TokenState]) -> None:
+    def keep(self, states: dict[bytes, TokenState], pending: dict[int, dict[bytes, int]] | None = None) -> None:
+        self.pending.update(pending or {})
         for key, state in states.items():
             self.states[key] = state
             self.states.move_to_end(key)
@@ -40,3 +44,4 @@ class StateCache:
 
     def clear(self) -> None:
         self.states.clear()
+        self.pending.clear()

@@ -6,6 +6,7 @@ state always has the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -86,9 +87,37 @@ def decode_state(payload: bytes | None) -> TokenState:
     return state
 
 
-def encode_tokens(tokens: set[bytes]) -> bytes:
-    return dumps(sorted(t.decode() for t in tokens))
+def encode_pending(oldest: dict[bytes, int]) -> bytes:
+    """A partition's tokens with pending trades, each with its oldest pending block."""
+    return dumps({t.decode(): b for t, b in oldest.items()}, option=orjson.OPT_SORT_KEYS)
 
 
-def decode_tokens(payload: bytes | None) -> set[bytes]:
-    return {t.encode() for t in orjson.loads(payload)} if payload else set()
+def decode_pending(payload: bytes | None) -> dict[bytes, int]:
+    if not payload:
+        return {}
+    d = orjson.loads(payload)
+    if isinstance(d, list):  # written before 2026-11-25, tokens only: -1 settles each at the next marker
+        return {t.encode(): -1 for t in d}
+    return {t.encode(): b for t, b in d.items()}
+
+
+class Deferred:
+    """A table value encoded when the write-behind buffer writes it, from the object as it is
+    then: a hot token's state changes in every batch, and only its last value before a flush
+    is written. Valid because states change only in batches that then complete, and a
+    failed batch empties the buffer with the cache."""
+
+    __slots__ = ("encode", "obj")
+
+    def __init__(self, encode: Callable[[Any], bytes], obj: Any) -> None:
+        self.encode, self.obj = encode, obj
+
+    def __call__(self) -> bytes:
+        return self.encode(self.obj)
+
+
+TableValue = bytes | Deferred | None
+
+
+def resolve(value: TableValue) -> bytes | None:
+    return value() if isinstance(value, Deferred) else value

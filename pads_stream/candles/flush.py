@@ -11,11 +11,16 @@ nothing: they are delivered again and folded again from the table, and Redis, wr
 full candles, ends the same. A flush keeps the order one batch's writes have: token states,
 then partition positions, then pending sets (see `candles.batch`), so what survives an
 interruption is what survives one of a big batch.
+
+Values are encoded at the flush (`codec.Deferred`), so a state changed by ten batches between
+flushes is encoded once. A batch that fails must therefore clear the buffer: its states were
+changed in place.
 """
 
 from __future__ import annotations
 
 from .batch import pending_key, position_key
+from .codec import TableValue, resolve
 
 _POSITION = position_key(0).split(b":")[0]
 _PENDING = pending_key(0).split(b":")[0]
@@ -29,23 +34,24 @@ def _rank(key: bytes) -> int:
 
 class WriteBehind:
     def __init__(self) -> None:
-        self.values: dict[bytes, tuple[int, bytes | None]] = {}
+        self.values: dict[bytes, tuple[int, TableValue]] = {}
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def add(self, writes: list[tuple[int, bytes, bytes | None]]) -> None:
+    def add(self, writes: list[tuple[int, bytes, TableValue]]) -> None:
         for partition, key, value in writes:
             self.values[key] = (partition, value)
 
     def read(self, key: bytes) -> tuple[bool, bytes | None]:
         """(True, value) when the buffer has the key's latest value (None: deleted)."""
         held = self.values.get(key)
-        return (False, None) if held is None else (True, held[1])
+        return (False, None) if held is None else (True, resolve(held[1]))
 
     def drain(self) -> list[tuple[int, bytes, bytes | None]]:
-        """Every write, in flush order, and an empty buffer."""
-        out = [(p, key, value) for key, (p, value) in sorted(self.values.items(), key=lambda kv: (_rank(kv[0]), kv[0]))]
+        """Every write, in flush order and encoded, and an empty buffer."""
+        out = [(p, key, resolve(value))
+               for key, (p, value) in sorted(self.values.items(), key=lambda kv: (_rank(kv[0]), kv[0]))]
         self.values.clear()
         return out
 

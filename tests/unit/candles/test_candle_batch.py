@@ -14,7 +14,7 @@ import pytest
 from benchmarks.workload import Workload, messages, token_of
 from pads_stream.candles.batch import BatchFolder, Message, pending_key, position_key
 from pads_stream.candles.cache import StateCache
-from pads_stream.candles.codec import decode_state, decode_tokens
+from pads_stream.candles.codec import decode_pending, decode_state, resolve
 from pads_stream.candles.flush import WriteBehind
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
@@ -98,7 +98,7 @@ class World:
         self.redis(out.updates)
         self.buffer.add(out.writes)
         if self.cache is not None:
-            self.cache.keep(folder.states)
+            self.cache.keep(folder.states, folder.pending)
         self.unacked += [m for i, m in enumerate(batch) if i not in out.held]
         if flush:
             self.flush()
@@ -224,7 +224,7 @@ def test_a_gap_holds_the_rest_of_its_partition_and_reports_where_to_read_again()
     table: dict[tuple[int, bytes], bytes] = {}
     first = BatchFolder(lambda p, k: table.get((p, k)), CHAIN, INTERVALS).run(
         [message(0, i, k, v) for i, (k, v) in enumerate(pairs[:10])])
-    table.update({(p, k): v for p, k, v in first.writes if v is not None})
+    table.update({(p, k): v for p, k, v in ((p, k, resolve(v)) for p, k, v in first.writes) if v is not None})
     batch = [message(0, 14, *pairs[14]), message(1, 0, *pairs[0]), message(0, 15, *pairs[15])]
     out = BatchFolder(lambda p, k: table.get((p, k)), CHAIN, INTERVALS).run(batch)
     assert out.gaps == {0: (10, 14)} and out.held == [0, 2]
@@ -249,12 +249,56 @@ def test_the_reorg_removed_trades_and_flags_settled(one_by_one: World) -> None:
     assert all(pos["finalized"] > 0 for pos in positions.values())
 
 
-def test_pending_sets_list_exactly_the_tokens_with_pending_trades(one_by_one: World) -> None:
+def test_pending_sets_list_exactly_the_tokens_with_pending_trades_and_their_oldest_block(one_by_one: World) -> None:
     for p in range(PARTITIONS):
-        listed = decode_tokens(one_by_one.table.get((p, pending_key(p))))
-        holding = {k for (q, k), v in one_by_one.table.items()
+        listed = decode_pending(one_by_one.table.get((p, pending_key(p))))
+        holding = {k: decode_state(v).pending[0].block for (q, k), v in one_by_one.table.items()
                    if q == p and k[:1] != b"\x00" and decode_state(v).pending}
-        assert listed == holding
+        assert listed == holding, p
+
+
+def test_pending_index_mid_stream_holds_each_tokens_oldest_pending_block() -> None:
+    pairs = list(messages(Workload(trades=300, tokens=7, logs_per_block=10, finality_depth=3)))
+    world = run(partitioned(pairs), size=5)
+    indexed = 0
+    for p in range(PARTITIONS):
+        listed = decode_pending(world.table.get((p, pending_key(p))))
+        holding = {k: decode_state(v).pending[0].block for (q, k), v in world.table.items()
+                   if q == p and k[:1] != b"\x00" and decode_state(v).pending}
+        assert listed == holding, p
+        indexed += len(listed)
+    assert indexed > 0
+
+
+def test_a_marker_reads_only_the_tokens_it_settles() -> None:
+    pairs = list(messages(Workload(trades=200, tokens=30, logs_per_block=10, finality_depth=100)))
+    world = World()
+    logs = partitioned(pairs)[0]
+    world.fold(logs)
+    head = [m for m in logs if m.key == MARKER_KEY][-1]
+    marker = orjson.loads(head.value)
+    reads: list[bytes] = []
+
+    def read(p: int, k: bytes) -> bytes | None:
+        reads.append(k)
+        return world.read(p, k)
+
+    def next_marker(finalized: int) -> Message:
+        return Message(0, len(logs), MARKER_KEY, orjson.dumps({**marker, "finalized_block": finalized}))
+
+    oldest = decode_pending(world.table[(0, pending_key(0))])
+    first = min(oldest.values())
+    assert first > 0 and any(b > first for b in oldest.values())
+    out = BatchFolder(read, CHAIN, INTERVALS).run([next_marker(first)])
+    due = sorted(k for k, b in oldest.items() if b == first)
+    assert sorted(k for k in reads if k[:1] != b"\x00") == due
+    assert sorted(k for _, k, _ in out.writes if k[:1] != b"\x00") == due
+
+
+def test_a_pending_set_written_as_a_list_of_tokens_reads_as_due_at_any_marker() -> None:
+    assert decode_pending(b'["0xab","0xcd"]') == {b"0xab": -1, b"0xcd": -1}
+    assert decode_pending(b'{"0xab":7}') == {b"0xab": 7}
+    assert decode_pending(None) == {}
 
 
 def message(partition: int, offset: int, key: bytes, value: bytes) -> Message:
@@ -273,7 +317,7 @@ def test_a_hot_token_is_decoded_and_encoded_once_per_batch() -> None:
     assert len(out.updates) == 1
     update = out.updates[0]
     assert len(update["trades"]) == 300 and update["market"]["trades"] == "300"
-    assert decode_state(dict((k, v) for _, k, v in out.writes)[token] or b"").offset == len(pairs) - 1
+    assert decode_state(resolve(dict((k, v) for _, k, v in out.writes)[token])).offset == len(pairs) - 1
 
 
 @pytest.mark.parametrize(("change", "reason"), [
@@ -304,7 +348,7 @@ def test_a_pending_set_lost_in_an_interruption_is_repaired_when_the_logs_come_ag
     world = World()
     out = BatchFolder(lambda p, k: world.table.get((p, k)), CHAIN, INTERVALS).run(logs[:marker])
     world.redis(out.updates)
-    world.table.update({(p, k): v for p, k, v in out.writes if k != pending_key(0)})  # the set never landed
+    world.table.update({(p, k): resolve(v) for p, k, v in out.writes if k != pending_key(0)})  # the set never landed
     world.fold(logs)  # redelivered, with the marker that finalizes every trade
     assert world.candles and all(orjson.loads(c)["final"] for c in world.candles.values())
     assert (0, pending_key(0)) not in world.table
