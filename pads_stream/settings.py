@@ -67,6 +67,8 @@ class WorkerSettings(CommonSettings):
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
     # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.
     session_timeout_s: float = Field(30.0, alias="KAFKA_SESSION_TIMEOUT_S", ge=6, le=300)
+    # How long the broker may hold a fetch for partitions with nothing new (Faust fixes 1,500).
+    fetch_max_wait_ms: int = Field(20, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1, le=1500)
 
     @field_validator("ohlcv_intervals", mode="before")
     @classmethod

@@ -16,12 +16,13 @@ from typing import Any
 
 import faust
 
-from . import faust_guard
+from . import faust_fetch, faust_guard
 from .settings import worker_settings
 from .topics import MAX_STATE_BYTES, ensure_topics_blocking
 
 settings = worker_settings()
 faust_guard.install()
+faust_fetch.install(settings.fetch_max_wait_ms)
 
 # Our own loggers follow LOG_LEVEL whatever `faust worker -l` sets for Faust's.
 logging.getLogger("pads_stream").setLevel(settings.log_level)

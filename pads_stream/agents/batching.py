@@ -2,21 +2,27 @@
 one state write per token for many events), under light load a batch is a single event, so
 no stage waits for a batch to fill and latency stays one event's worth.
 
-A batch in hand is never held while waiting on the stream: a rebalance empties the stream's
-buffer and then waits for every delivered event to be acked, so an agent waiting for the
-next event with unacked ones in hand deadlocks the worker (seen with two workers joining).
+The events are taken from the stream's channel queue, which Faust's conductor fills, not
+through Faust's per-event stream iterator: that yields to the event loop once per event, and
+a batch built from it needed a task and a timed wait per event, which cost more than
+folding the event. What the iterator does per event is done here: an event fetched under an
+earlier consumer generation, or while flow control is paused for a rebalance, is released
+(read again later, never committed), and the others are tracked as unacked, so a rebalance
+waits for them.
+
+A batch in hand is never held while waiting on the stream: a rebalance empties the channel
+and then waits for every delivered event to be acked, so an agent waiting for the next event
+with unacked ones in hand deadlocks the worker (seen with two workers joining).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from faust.types import EventT, StreamT
 
-# How long a batch in hand may wait for an event the buffer said was there.
-HOLD_S = 0.005
+from ..faust_guard import release
 
 
 async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None = None,
@@ -24,38 +30,40 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
     """Events are not acked: the caller acks each once its output is safe. With `idle_s`, an
     empty batch comes after that long without events, so a caller holding unacked events
     (waiting to flush) can ack them: the same deadlock as above, with a delay instead."""
+    app = stream.app
+    consumer = app.consumer
+    flow = app.flow_control
+    acking = app.topics.acking_topics
     queue = stream.channel.queue  # type: ignore[attr-defined]
-    events = stream.noack().events().__aiter__()  # type: ignore[attr-defined]
-    batch: list[EventT] = []
-    nxt: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            if nxt is None:
-                nxt = asyncio.ensure_future(events.__anext__())
-            if batch and not nxt.done():  # an event already in hand needs no timed wait
-                done, _ = await asyncio.wait((nxt,), timeout=HOLD_S)
-                if not done:
-                    yield batch  # the next event stays pending in `nxt`
-                    batch = []
+    errors = queue._errors  # what the conductor throws into the channel
+
+    def take(event: EventT, batch: list[EventT]) -> None:
+        message = event.message
+        if not flow.is_active() or message.generation_id != app.consumer_generation_id:
+            release(consumer, message)
+            return
+        if message.topic in acking and not message.tracked:
+            message.tracked = True
+            consumer.track_message(message)
+        batch.append(event)
+
+    while True:
+        batch: list[EventT] = []
+        try:
+            if queue.empty():
+                try:
+                    # The queue's get gives its item back if cancelled: a timeout loses nothing.
+                    take(await asyncio.wait_for(queue.get(), idle_s), batch)
+                except TimeoutError:
+                    yield batch
                     continue
-            if idle_s is not None and not batch and not nxt.done():
-                done, _ = await asyncio.wait((nxt,), timeout=idle_s)
-                if not done:
-                    yield []
-                    continue
-            try:
-                event = await nxt
-            except StopAsyncIteration:
-                break
-            finally:
-                if nxt.done():
-                    nxt = None
-            batch.append(event)
-            if len(batch) >= size or queue.empty():
+            while len(batch) < size and not queue.empty():
+                if errors:
+                    raise errors.popleft()
+                take(queue.get_nowait(), batch)
+        except StopAsyncIteration:  # thrown into the channel when the worker stops
+            if batch:
                 yield batch
-                batch = []
+            return
         if batch:
             yield batch
-    finally:
-        if nxt is not None:
-            nxt.cancel()

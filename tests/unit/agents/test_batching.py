@@ -1,0 +1,127 @@
+"""ready_batches: what the channel holds, in batches, with Faust's per-event bookkeeping.
+
+Faust's app, consumer and events are stood in for by plain objects; the queue is mode's own
+ThrowableQueue, the one Faust's conductor fills (tests/integration run the real thing)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from mode.utils.queues import FlowControlEvent, ThrowableQueue
+
+from pads_stream.agents.batching import ready_batches
+
+TOPIC = "logs"
+
+
+@dataclass(eq=False)  # hashable by identity, as Faust's messages are
+class Msg:
+    offset: int
+    generation_id: int
+    topic: str = TOPIC
+    tracked: bool = False
+    acked: bool = False
+
+
+class World:
+    def __init__(self) -> None:
+        self.flow = FlowControlEvent()
+        self.flow.resume()
+        self.queue: ThrowableQueue[Any] = ThrowableQueue(maxsize=100, flow_control=self.flow)
+        self.tracked: list[int] = []
+        self.consumer = SimpleNamespace(_unacked_messages=set(), track_message=self._track)
+        self.app = SimpleNamespace(consumer=self.consumer, flow_control=self.flow, consumer_generation_id=2,
+                                   topics=SimpleNamespace(acking_topics={TOPIC}))
+        self.stream = SimpleNamespace(app=self.app, channel=SimpleNamespace(queue=self.queue))
+
+    def _track(self, message: Any) -> None:
+        self.consumer._unacked_messages.add(message)
+        self.tracked.append(message.offset)
+
+    def put(self, *offsets: int, generation: int = 2) -> None:
+        for o in offsets:
+            self.queue.put_nowait(SimpleNamespace(message=Msg(o, generation)))
+
+
+def offsets(batch: list[Any]) -> list[int]:
+    return [e.message.offset for e in batch]
+
+
+def test_takes_what_is_ready_up_to_the_batch_size_and_tracks_it() -> None:
+    asyncio.run(_takes_what_is_ready_up_to_the_batch_size_and_tracks_it())
+
+
+async def _takes_what_is_ready_up_to_the_batch_size_and_tracks_it() -> None:
+    w = World()
+    w.put(*range(7))
+    it = ready_batches(w.stream, 3)  # type: ignore[arg-type]
+    assert [offsets(await it.__anext__()) for _ in range(3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert w.tracked == list(range(7))
+
+
+def test_an_event_of_an_earlier_generation_is_released_not_yielded() -> None:
+    asyncio.run(_an_event_of_an_earlier_generation_is_released_not_yielded())
+
+
+async def _an_event_of_an_earlier_generation_is_released_not_yielded() -> None:
+    w = World()
+    w.put(0, 1, generation=1)
+    w.put(2)
+    batch = await ready_batches(w.stream, 10).__anext__()  # type: ignore[arg-type]
+    assert offsets(batch) == [2] and w.tracked == [2]
+    assert not w.consumer._unacked_messages - {batch[0].message}
+
+
+def test_events_while_flow_is_paused_are_released() -> None:
+    asyncio.run(_events_while_flow_is_paused_are_released())
+
+
+async def _events_while_flow_is_paused_are_released() -> None:
+    w = World()
+    w.put(0)
+    w.flow.suspend()
+    it = ready_batches(w.stream, 10, idle_s=0.01)  # type: ignore[arg-type]
+    assert await it.__anext__() == []
+    assert w.tracked == [] and w.queue.empty()
+
+
+def test_waits_for_the_next_event_and_yields_an_empty_batch_when_idle() -> None:
+    asyncio.run(_waits_for_the_next_event_and_yields_an_empty_batch_when_idle())
+
+
+async def _waits_for_the_next_event_and_yields_an_empty_batch_when_idle() -> None:
+    w = World()
+    it = ready_batches(w.stream, 10, idle_s=0.02)  # type: ignore[arg-type]
+    assert await it.__anext__() == []
+    asyncio.get_running_loop().call_later(0.005, w.put, 5)
+    assert offsets(await it.__anext__()) == [5]
+
+
+def test_a_stop_thrown_into_the_channel_ends_the_batches() -> None:
+    asyncio.run(_a_stop_thrown_into_the_channel_ends_the_batches())
+
+
+async def _a_stop_thrown_into_the_channel_ends_the_batches() -> None:
+    w = World()
+    it = ready_batches(w.stream, 10)  # type: ignore[arg-type]
+    nxt = asyncio.ensure_future(it.__anext__())
+    await asyncio.sleep(0.01)
+    await w.queue.throw(StopAsyncIteration())
+    with pytest.raises(StopAsyncIteration):
+        await nxt
+
+
+def test_an_error_thrown_into_the_channel_is_raised() -> None:
+    asyncio.run(_an_error_thrown_into_the_channel_is_raised())
+
+
+async def _an_error_thrown_into_the_channel_is_raised() -> None:
+    w = World()
+    w.put(0, 1)
+    await w.queue.throw(RuntimeError("decode failed"))
+    with pytest.raises(RuntimeError, match="decode failed"):
+        await ready_batches(w.stream, 10).__anext__()  # type: ignore[arg-type]
