@@ -107,6 +107,16 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
         unset_flag(CONSUMER_FETCHING)
 
 
+async def seek_in_consumer_thread(consumer: Any, tp: Any, offset: int) -> None:
+    """Faust's `Consumer.seek` calls aiokafka's seek from this thread while aiokafka runs in
+    Faust's consumer thread: a seek during a fetch crashed the fetcher (KeyError in aiokafka's
+    `fetched_records`, seen with many seeks in a row). Seek in aiokafka's own thread, then set
+    the read position as Faust's seek does."""
+    thread = consumer._thread
+    await thread.call_thread(thread.seek, tp, offset)
+    consumer._read_offset[tp] = offset if offset else None
+
+
 def with_fetch_wait(fetch_max_wait_ms: int) -> Any:
     def create(self: Any, transport: Any) -> Any:
         consumer = _original_create(self, transport)

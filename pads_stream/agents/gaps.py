@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP, EventT
 
 from ..candles.batch import Outcome, decode_position, position_key
+from ..faust_fetch import seek_in_consumer_thread
 from ..worker import app, raw_logs, settings, token_state
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ async def _seek_back(partition: int, expected: int, got: int) -> None:
 
 async def _seek(partition: int, offset: int) -> None:
     _last_seek[partition] = (offset, time.monotonic())
-    await app.consumer.seek(TP(raw_logs.get_topic_name(), partition), offset)
+    await seek_in_consumer_thread(app.consumer, TP(raw_logs.get_topic_name(), partition), offset)
+
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]

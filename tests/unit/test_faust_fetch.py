@@ -3,12 +3,15 @@ over directly only when the hand-off cannot block, and the broker's fetch wait i
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from mode.threads import QueueServiceThread
 
 from pads_stream import faust_fetch
 
@@ -64,3 +67,31 @@ def app(active: bool = True, suspended: bool = False, buffered: int = 0, full: t
 ])
 def test_a_hand_off_goes_direct_only_when_it_cannot_block(kwargs: dict[str, Any], expected: bool) -> None:
     assert faust_fetch.can_hand_over_now(app(**kwargs), "logs") is expected
+
+
+class SeekingThread(QueueServiceThread):
+    """A consumer thread as Faust's: methods sent through `call_thread` run on its own loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seeks: list[tuple[Any, int, int]] = []
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset, threading.get_ident()))
+
+
+def test_a_seek_runs_in_the_consumer_thread_and_moves_the_read_position() -> None:
+    async def run() -> None:
+        thread = SeekingThread()
+        await thread.start()
+        try:
+            consumer = SimpleNamespace(_thread=thread, _read_offset={})
+            await faust_fetch.seek_in_consumer_thread(consumer, "tp", 42)
+            await faust_fetch.seek_in_consumer_thread(consumer, "tp0", 0)
+        finally:
+            await thread.stop()
+        assert [(tp, o) for tp, o, _ in thread.seeks] == [("tp", 42), ("tp0", 0)]
+        assert all(ident != threading.get_ident() for _, _, ident in thread.seeks)
+        assert consumer._read_offset == {"tp": 42, "tp0": None}
+
+    asyncio.run(run())
