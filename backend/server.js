@@ -3,7 +3,7 @@
 // - Namespace /listener accepts only clients whose handshake carries
 //   auth.token === BACKEND_SOCKET_TOKEN; others get a connect_error "unauthorized".
 // - Events "candle" and "trade" carry an array of messages (a single message is accepted too).
-// - It keeps what it receives (bounded) and relays it to browsers on the default namespace,
+// - It keeps the last BACKEND_KEEP_EVENTS to 1.25x that many of each event it receives and relays it to browsers on the default namespace,
 //   room "candles:<token>:<interval>" / "trades:<token>".
 // - HTTP: GET /health, GET /stats, GET /received?event=candle|trade&token=&interval=&limit=
 //   (what the integration tests read), POST /reset.
@@ -23,10 +23,14 @@ if (!TOKEN) {
 const received = { candle: [], trade: [] };
 const counts = { candle: 0, trade: 0, corrections: 0, listenerConnects: 0, refused: 0 };
 
+// Trimmed in steps of a quarter: trimming to KEEP at every push moved the whole array once
+// per message, and past KEEP events the backend took the push slower than a worker sent it.
+const TRIM_AT = KEEP + Math.max(1, Math.floor(KEEP / 4));
+
 function keep(kind, payload) {
   const list = received[kind];
   list.push({ at: Date.now(), payload });
-  if (list.length > KEEP) list.splice(0, list.length - KEEP);
+  if (list.length > TRIM_AT) list.splice(0, list.length - KEEP);
   counts[kind] += 1;
 }
 

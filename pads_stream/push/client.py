@@ -160,7 +160,7 @@ class Pusher:
 
     def _report_drops(self) -> None:
         if self.outbox.dropped != self._reported_drops:
-            log.error("push outbox full while the backend was unreachable: %d candles and %d trades "
+            log.error("push outbox full (the backend unreachable, or slower than the stream): %d candles and %d trades "
                       "dropped from the push (Redis holds them all)", self.outbox.dropped_candles,
                       self.outbox.dropped_trades)
             self._reported_drops = self.outbox.dropped
