@@ -23,7 +23,7 @@ lint: setup
 
 # Throughput, memory, CPU and latency on a local stack; see benchmarks/README.md.
 bench: setup
-	.venv/bin/python -m benchmarks --trades 50000 --tokens 10,1000 --workers 1,2 --latency 100,500,1000,2000 --latency-seconds 15
+	.venv/bin/python -m benchmarks --trades 200000 --tokens 10,1000 --workers 1,2 --latency 100,500,1000,2000 --latency-seconds 15
 
 bench-smoke: setup
 	.venv/bin/python -m benchmarks --trades 2000 --tokens 10 --workers 1 --latency 100 --latency-seconds 3
