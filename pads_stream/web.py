@@ -35,7 +35,8 @@ class Health(View):
                 problems.append("socket.io listener not connected: "
                                 + (pusher.last_error or "the first connection attempt has not finished"))
             if pusher.outbox.dropped:
-                problems.append(f"{pusher.outbox.dropped} pushes dropped while disconnected")
+                problems.append(f"{pusher.outbox.dropped} pushes dropped (outbox full: the backend unreachable, "
+                                "or slower than the stream)")
         body["ok"] = not problems
         body["problems"] = problems
         return self.json(body, status=200 if not problems else 503)

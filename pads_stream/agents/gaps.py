@@ -89,7 +89,6 @@ async def _seek(partition: int, offset: int) -> None:
     await seek_in_consumer_thread(app.consumer, TP(raw_logs.get_topic_name(), partition), offset)
 
 
-
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def _forget_offsets(sender: object, revoked: set[TP], **_: object) -> None:
     # A partition may come back after another worker moved it on.
