@@ -1,6 +1,6 @@
 """Operator commands: `python -m pads_stream checksum | check | replay`.
 
-Pure parts (canonical encoding, recompute, progress formatting) are kept apart from the
+Pure parts (canonical encoding, recompute) are kept apart from the
 Kafka and Redis plumbing so they can be unit-tested without services.
 """
 

@@ -9,6 +9,7 @@ behind or ahead of that cut: re-run before acting on it.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -47,17 +48,17 @@ async def load_logs(s: WorkerSettings, progress: bool = True) -> tuple[LogSet, i
                 warnings.append(f"{tp.topic}[{tp.partition}] starts at offset {begin[tp]}: older logs were deleted "
                                 "by retention and cannot be recomputed")
         total = sum(end[tp] - begin[tp] for tp in tps)
-        bar = Bar(total, label="reading", unit="msg") if progress else None
-        async for _tp, value in kafka.read_all(c, tps, end):
-            n += 1
-            try:
-                logs.add(parse_message(value))
-            except DecodeError:
-                bad += 1  # the worker dead-letters these too
-            if bar and n % 1000 == 0:
+        with Bar(total, label="reading") if progress else nullcontext() as bar:
+            async for _tp, value in kafka.read_all(c, tps, end):
+                n += 1
+                try:
+                    logs.add(parse_message(value))
+                except DecodeError:
+                    bad += 1  # the worker dead-letters these too
+                if bar and n % 1000 == 0:
+                    bar.update(n)
+            if bar:
                 bar.update(n)
-        if bar:
-            bar.close(n)
     return logs, n, bad, warnings
 
 

@@ -1,95 +1,86 @@
-"""A carriage-return progress bar with rate and ETA (pure formatting + a small rate meter)."""
+"""The progress shown on stderr by `check` and `replay`, drawn by `rich.progress`.
+
+On a terminal, rich's live bar redraws in place (description, bar, percentage, done/total,
+rate, ETA). Anywhere else (CI, a log file, a pipe) rich's live display stays silent until it
+stops, then prints one final frame: a run that hangs would leave nothing in the log. So
+off a terminal the same task is printed as one plain line every `every` seconds and once at
+the end, by a Console with `force_terminal=False` and no colour: no cursor movement and no
+escape codes, whatever FORCE_COLOR or TTY_COMPATIBLE say, and the log keeps a history of
+the rate. Rate and ETA are rich's, estimated over the last 10 s of updates.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections import deque
+from types import TracebackType
 from typing import TextIO
 
-
-def format_duration(seconds: float | None) -> str:
-    """0:07, 12:34, 1:02:03; '--:--' when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
-        return "--:--"
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def format_count(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}" if n == int(n) else f"{n:.1f}"
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 
-def format_bar(done: int, total: int, rate: float | None, eta: float | None, width: int = 30,
-               label: str = "", unit: str = "msg") -> str:
-    """`label [#####.....]  50.0% 500/1.0k msg  120 msg/s  ETA 0:04`. An empty total is complete."""
-    frac = 1.0 if total <= 0 else min(max(done / total, 0.0), 1.0)
-    filled = int(frac * width)
-    bar = "#" * filled + "." * (width - filled)
-    speed = "--" if rate is None else format_count(rate)
-    head = f"{label} " if label else ""
-    return (f"{head}[{bar}] {frac * 100:5.1f}% {format_count(done)}/{format_count(total)} {unit}  "
-            f"{speed} {unit}/s  ETA {format_duration(eta)}")
+class RateColumn(ProgressColumn):
+    """`1,234 msg/s`; `-- msg/s` while the last 10 s hold fewer than two updates that moved."""
 
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
 
-class RateMeter:
-    """Rate over the last `window` seconds of samples, so a stall shows within seconds."""
-
-    def __init__(self, window: float = 10.0) -> None:
-        self.window = window
-        self.samples: deque[tuple[float, int]] = deque()
-
-    def add(self, now: float, done: int) -> None:
-        self.samples.append((now, done))
-        while len(self.samples) > 2 and now - self.samples[0][0] > self.window:
-            self.samples.popleft()
-
-    @property
-    def rate(self) -> float | None:
-        if len(self.samples) < 2:
-            return None
-        (t0, d0), (t1, d1) = self.samples[0], self.samples[-1]
-        return (d1 - d0) / (t1 - t0) if t1 > t0 else None
-
-    def eta(self, done: int, total: int) -> float | None:
-        r = self.rate
-        if done >= total:
-            return 0.0
-        return (total - done) / r if r else None
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{'--' if speed is None else f'{speed:,.0f}'} {self.unit}/s", style="progress.data.speed")
 
 
 class Bar:
-    """Draws on a terminal with \\r; elsewhere (a log file) prints a full line every `every` s."""
+    """One progress task on `out` (stderr by default); use as a context manager, or call close()."""
 
     def __init__(self, total: int, label: str = "", unit: str = "msg", out: TextIO | None = None,
                  every: float = 5.0) -> None:
-        self.total, self.label, self.unit = total, label, unit
-        self.out = out or sys.stderr
-        self.tty = self.out.isatty()
-        self.every = 0.2 if self.tty else every
-        self.meter = RateMeter()
+        out = out or sys.stderr
+        self.every = every
+        self.tty = out.isatty() and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
+        self.console = Console(file=out, force_terminal=self.tty, color_system="auto" if self.tty else None)
+        columns = [TextColumn("{task.description}"), *([BarColumn()] if self.tty else []), TaskProgressColumn(),
+                   MofNCompleteColumn(), RateColumn(unit), TextColumn("ETA"), TimeRemainingColumn()]
+        self.progress = Progress(*columns, console=self.console, disable=not self.tty, speed_estimate_period=10.0,
+                                 redirect_stdout=False, redirect_stderr=False)
+        self.task = self.progress.add_task(label, total=total)
         self._last = float("-inf")
-        self._drawn = False
+        self._shown: int | None = None  # the count of the last plain line
+        self._closed = False
+        self.progress.start()  # a no-op off a terminal (disabled)
 
     def update(self, done: int, force: bool = False) -> None:
+        """Off a terminal: a line if `every` s have passed (a stall shows too), or if forced and `done` is new."""
+        self.progress.update(self.task, completed=done)
         now = time.monotonic()
-        self.meter.add(now, done)
-        if not (force or now - self._last >= self.every):
-            return
-        self._last = now
-        line = format_bar(done, self.total, self.meter.rate, self.meter.eta(done, self.total),
-                          label=self.label, unit=self.unit)
-        self.out.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.out.flush()
-        self._drawn = True
+        if not self.tty and (done != self._shown if force else now - self._last >= self.every):
+            self._last, self._shown = now, done
+            self.console.print(self.progress.make_tasks_table(self.progress.tasks))
 
-    def close(self, done: int) -> None:
-        self.update(done, force=True)
-        if self.tty and self._drawn:
-            self.out.write("\n")
-            self.out.flush()
+    def close(self, done: int | None = None) -> None:
+        """Shows the last state (`done=None`: the last update's count) unless just shown, and stops. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.update(int(self.progress.tasks[0].completed) if done is None else done, force=True)
+        self.progress.stop()
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

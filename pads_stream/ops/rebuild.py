@@ -67,23 +67,21 @@ def tail(path: Path, lines: int = 30) -> str:
 async def wait_caught_up(s: WorkerSettings, group: str, raw: list[TopicPartition], begin: dict[TopicPartition, int],
                          end: dict[TopicPartition, int], deadline: float, proc: subprocess.Popen[bytes],
                          log: Path) -> None:
-    bar = Bar(sum(end[tp] - begin[tp] for tp in raw), label="rebuild")
-    done = 0
+    total = sum(end[tp] - begin[tp] for tp in raw)
     async with kafka.admin(s.kafka_bootstrap_servers) as client:
-        while True:
-            if proc.poll() is not None:
-                raise OpsError(f"the worker exited with code {proc.returncode}:\n{tail(log)}")
-            committed = await kafka.committed(client, group, raw)
-            done = sum(min(max(committed[tp], begin[tp]), end[tp]) - begin[tp] for tp in raw)
-            bar.update(done)
-            if all(committed[tp] >= end[tp] for tp in raw):
-                bar.close(done)
-                return
-            if time.monotonic() > deadline:
-                bar.close(done)
-                raise OpsError(f"timed out: {done}/{bar.total} raw-log messages committed; "
-                               f"the rebuild is incomplete, run replay again (worker log: {log})")
-            await asyncio.sleep(POLL_S)
+        with Bar(total, label="rebuild") as bar:  # stopped before any error is printed
+            while True:
+                if proc.poll() is not None:
+                    raise OpsError(f"the worker exited with code {proc.returncode}:\n{tail(log)}")
+                committed = await kafka.committed(client, group, raw)
+                done = sum(min(max(committed[tp], begin[tp]), end[tp]) - begin[tp] for tp in raw)
+                bar.update(done)
+                if all(committed[tp] >= end[tp] for tp in raw):
+                    return
+                if time.monotonic() > deadline:
+                    raise OpsError(f"timed out: {done}/{total} raw-log messages committed; "
+                                   f"the rebuild is incomplete, run replay again (worker log: {log})")
+                await asyncio.sleep(POLL_S)
 
 
 async def rebuild(s: WorkerSettings, group: str, raw: list[TopicPartition], begin: dict[TopicPartition, int],
