@@ -3,7 +3,7 @@ Trade/Graduated logs of curves that factory created. Anything else is ignored.""
 
 from __future__ import annotations
 
-from pads_stream.decode.abi import CURVE_CREATED_TOPIC, GRADUATED_TOPIC, TRADE_TOPIC, topic_address
+from pads_stream.chain.topics import CURVE_CREATED_TOPIC, GRADUATED_TOPIC, TRADE_TOPIC, topic_address
 from pads_stream.errors import DecodeError
 
 CURVE_TOPICS = (TRADE_TOPIC, GRADUATED_TOPIC)

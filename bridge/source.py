@@ -15,7 +15,7 @@ from web3 import AsyncWeb3
 from web3.types import RPCEndpoint
 
 from pads_stream.chain.rawlog import RawLog
-from pads_stream.decode.abi import CURVE_CREATED_TOPIC
+from pads_stream.chain.topics import CURVE_CREATED_TOPIC
 
 from .errors import ChainMoved, RpcError
 from .registry import CURVE_TOPICS, CurveRegistry

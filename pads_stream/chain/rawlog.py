@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import orjson
 
 from ..errors import DecodeError
+from .topics import token_of
 
 FIELDS = ("chain_id", "address", "topics", "data", "block_number", "block_hash", "block_timestamp",
           "transaction_hash", "transaction_index", "log_index", "removed")
@@ -46,8 +47,6 @@ class RawLog:
         """Partition key: the token for launchpad events, whose first indexed topic it is, so a
         token's creation, trades and their removals share one partition in chain order and the
         worker needs no repartition hop. Any other log is keyed by its contract."""
-        from ..decode.abi import token_of
-
         return (token_of(self.topics) or self.address).encode()
 
 

@@ -1,33 +1,23 @@
 """Fixed-layout ABI slicing for the launchpad events (pure, no eth_abi per log).
 
 Every field is a 32-byte word; dynamic strings (CurveCreated name/symbol) are read through
-their offsets with bounds checks. Topic hashes are the keccak of the signatures below.
+their offsets with bounds checks. The event signatures and topic hashes live in
+`chain.topics`, below this layer.
 """
 
 from __future__ import annotations
 
 import re
 
-from eth_utils import keccak
-
+from ..chain.topics import CURVE_CREATED_TOPIC, GRADUATED_TOPIC, TRADE_TOPIC, topic_address
 from ..errors import DecodeError
 
-TRADE_SIGNATURE = "Trade(address,address,bool,uint256,uint256,uint256,uint256)"
-CURVE_CREATED_SIGNATURE = "CurveCreated(address,address,address,string,string)"
-GRADUATED_SIGNATURE = "Graduated(address,uint256,uint256)"
-
-
-def topic0(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()
-
-
-TRADE_TOPIC = topic0(TRADE_SIGNATURE)
-CURVE_CREATED_TOPIC = topic0(CURVE_CREATED_SIGNATURE)
-GRADUATED_TOPIC = topic0(GRADUATED_SIGNATURE)
-
+# The topic hashes and `topic_address` are chain-level (the bridge filters and keys logs with
+# them); re-exported so decoding code finds the whole event ABI here.
+__all__ = ["CURVE_CREATED_TOPIC", "GRADUATED_TOPIC", "TRADE_TOPIC", "data_bytes", "dynamic_string", "topic_address",
+           "word_bool", "words"]
 
 _HEX_BODY = re.compile(r"(?:[0-9a-fA-F]{2})*")
-_ADDRESS_TOPIC = re.compile(r"0x0{24}[0-9a-fA-F]{40}")
 
 
 def data_bytes(data: str) -> bytes:
@@ -42,15 +32,6 @@ def words(data: bytes, count: int) -> list[int]:
     if len(data) < 32 * count:
         raise DecodeError(f"data has {len(data)} bytes, expected at least {32 * count}")
     return [int.from_bytes(data[i * 32:(i + 1) * 32], "big") for i in range(count)]
-
-
-def topic_address(topic: str) -> str:
-    """An indexed address: the low 20 bytes of a 32-byte topic, upper 12 must be zero."""
-    if len(topic) != 66:
-        raise DecodeError(f"topic {topic!r} is not 32 bytes")
-    if not _ADDRESS_TOPIC.fullmatch(topic):
-        raise DecodeError(f"topic {topic!r} is not a left-padded address")
-    return "0x" + topic[26:].lower()
 
 
 def word_bool(value: int) -> bool:
@@ -71,15 +52,3 @@ def dynamic_string(data: bytes, offset: int) -> str:
     except UnicodeDecodeError:
         raise DecodeError("string is not UTF-8") from None
 
-
-LAUNCHPAD_TOPICS = (TRADE_TOPIC, CURVE_CREATED_TOPIC, GRADUATED_TOPIC)
-
-
-def token_of(topics: tuple[str, ...] | list[str]) -> str | None:
-    """The token a launchpad log is about (its first indexed topic), or None for other logs."""
-    if len(topics) < 2 or topics[0] not in LAUNCHPAD_TOPICS:
-        return None
-    try:
-        return topic_address(topics[1])
-    except DecodeError:
-        return None
