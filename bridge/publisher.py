@@ -1,8 +1,10 @@
 """Kafka side of the bridge: idempotent producer with acks=all, in-order sends.
 
-Logs are keyed by contract address, so a log, its later removal and the new branch's logs
-land on the same partition in publish order. Head markers go to every partition so each
-partition's consumer learns how far the chain has been published.
+Each log is keyed by the token it is about (`RawLog.key`: the first indexed topic of
+CurveCreated, Trade and Graduated; a log whose topic is not an address, by its contract), so a
+token's creation, trades, their later removals and the new branch's logs land on one partition
+in publish order. Head markers go to every partition so each partition's consumer learns how
+far the chain has been published.
 """
 
 from __future__ import annotations
