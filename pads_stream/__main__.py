@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--namespace", help="Redis namespace to rebuild (default: REDIS_NAMESPACE)")
     r.add_argument("--app-id", help="Faust app id, i.e. consumer group and changelog prefix (default: APP_ID)")
     r.add_argument("--data-dir", help="local table state directory (default: DATA_DIR)")
+
+    sub.add_parser("api", help="the HTTP API, TradingView UDF datafeed and chart page (API_* settings)")
     return p
 
 
@@ -119,6 +121,10 @@ async def _dispatch(args: argparse.Namespace, s: WorkerSettings, env: dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "api":  # uvicorn runs its own event loop, with the API's settings
+        from .api.server import main as api_main
+
+        return api_main()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(_dispatch(args, *_settings(args)))
