@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from ..candles.intervals import label
-from . import params, ranges, udf
+from . import docs, params, ranges, udf
 from .errors import BadRequest, NotFound
 from .responses import JSON
 from .state import ApiState, api_state
 
 router = APIRouter(prefix="/udf", tags=["udf"], default_response_class=JSON)
-Opt = str | None
 
 
 async def _resolve(st: ApiState, symbol: str | None) -> tuple[str, dict[str, str]]:
@@ -44,19 +42,21 @@ async def server_time() -> Response:
     return PlainTextResponse(str(int(time.time())))
 
 
-@router.get("/symbols", summary="Symbol info by address or symbol")
-async def symbols(request: Request, symbol: Annotated[Opt, Query()] = None) -> Response:
+@router.get("/symbols", summary="Symbol info by address or symbol",
+            openapi_extra=docs.params(("symbol", "a token address, pads:<address>, or a token symbol")))
+async def symbols(request: Request) -> Response:
     st = api_state(request)
-    token, market = await _resolve(st, symbol)
+    token, market = await _resolve(st, request.query_params.get("symbol"))
     return JSON(udf.symbol_info(token, market, st.settings.ohlcv_intervals))
 
 
-@router.get("/search", summary="Symbols whose symbol, name or address contains the query")
-async def search(request: Request, query: Annotated[Opt, Query()] = None, limit: Annotated[Opt, Query()] = None,
-                 type: Annotated[Opt, Query()] = None, exchange: Annotated[Opt, Query()] = None) -> Response:
+@router.get("/search", summary="Symbols whose symbol, name or address contains the query",
+            openapi_extra=docs.params(("query", "text to look for"), ("limit", "1-100, default 30"),
+                                      ("type", "ignored: every symbol is crypto"), ("exchange", "ignored: pads")))
+async def search(request: Request) -> Response:
     st = api_state(request)
-    q = (query or "").strip().lower()
-    n = params.integer(limit, "limit", 1, 100) or 30
+    q = (request.query_params.get("query") or "").strip().lower()
+    n = params.integer(request.query_params.get("limit"), "limit", 1, 100) or 30
     found = []
     for token, market in sorted((await st.store.directory()).items()):
         if q in token or q in market.get("symbol", "").lower() or q in market.get("name", "").lower():
@@ -66,19 +66,21 @@ async def search(request: Request, query: Annotated[Opt, Query()] = None, limit:
     return JSON(found)
 
 
-@router.get("/history", summary="Bars: {s: ok, t, o, h, l, c, v} or {s: no_data, nextTime}")
-async def history(request: Request, symbol: Annotated[Opt, Query(description="token address (the ticker)")] = None,
-                  resolution: Annotated[Opt, Query(description="e.g. 1, 5, 60, 1D")] = None,
-                  from_: Annotated[Opt, Query(alias="from", description="unix s, inclusive")] = None,
-                  to: Annotated[Opt, Query(description="unix s, exclusive")] = None,
-                  countback: Annotated[Opt, Query(description="bars before `to`; wins over from")] = None) -> Response:
+@router.get("/history", summary="Bars: {s: ok, t, o, h, l, c, v} or {s: no_data, nextTime}",
+            openapi_extra=docs.params(
+                ("symbol", "the token address (the ticker /symbols returns), optionally pads:<address>"),
+                ("resolution", "a configured resolution: 1S 15S 30S 1 5 15 60 240 1D ..."),
+                ("from", "unix s, inclusive"), ("to", "unix s, exclusive"),
+                ("countback", "the newest N bars before `to` (cut to API_MAX_BARS); wins over from")))
+async def history(request: Request) -> Response:
     st = api_state(request)
     s = st.settings
-    sym = (symbol or "").split(":", 1)[-1]
-    t = params.token(sym, "symbol")
-    seconds = udf.parse_resolution(resolution, s.ohlcv_intervals)
-    plan = ranges.plan_range(seconds, params.integer(from_, "from"), params.integer(to, "to"),
-                             params.integer(countback, "countback"), s.api_max_bars, to_exclusive=True, strict=False)
+    q = request.query_params
+    t = params.token((q.get("symbol") or "").split(":", 1)[-1], "symbol")
+    seconds = udf.parse_resolution(q.get("resolution"), s.ohlcv_intervals)
+    plan = ranges.plan_range(seconds, params.integer(q.get("from"), "from"), params.integer(q.get("to"), "to"),
+                             params.integer(q.get("countback"), "countback"), s.api_max_bars, to_exclusive=True,
+                             strict=False)
     got = await st.store.candles(t, label(seconds), plan.lo, plan.hi, plan.limit)
     if got is None:
         raise NotFound(f"symbol: {t} is not known on chain {s.chain_id}", "symbol")
@@ -87,12 +89,14 @@ async def history(request: Request, symbol: Annotated[Opt, Query(description="to
     return JSON(udf.history(rows, next_time))
 
 
-@router.get("/marks", summary="Curve created and graduated, on bar times")
-async def marks(request: Request, symbol: Annotated[Opt, Query()] = None, resolution: Annotated[Opt, Query()] = None,
-                from_: Annotated[Opt, Query(alias="from")] = None, to: Annotated[Opt, Query()] = None) -> Response:
+@router.get("/marks", summary="Curve created and graduated, on bar times",
+            openapi_extra=docs.params(("symbol", "address or symbol"), ("resolution", "as for /history"),
+                                      ("from", "unix s"), ("to", "unix s")))
+async def marks(request: Request) -> Response:
     st = api_state(request)
-    token, market = await _resolve(st, symbol)
-    seconds = udf.parse_resolution(resolution, st.settings.ohlcv_intervals)
-    frm = params.integer(from_, "from") or 0
-    end = params.integer(to, "to")
+    q = request.query_params
+    token, market = await _resolve(st, q.get("symbol"))
+    seconds = udf.parse_resolution(q.get("resolution"), st.settings.ohlcv_intervals)
+    frm = params.integer(q.get("from"), "from") or 0
+    end = params.integer(q.get("to"), "to")
     return JSON(udf.marks(market, seconds, frm, end if end is not None else 2**62))

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..candles.intervals import label
 from ..mirror.keys import trade_score
-from . import params, ranges, tokens
+from . import docs, params, ranges, tokens
 from .errors import NotFound
 from .responses import JSON, raw_json, splice_array
 from .state import api_state
 
 router = APIRouter(prefix="/v1", tags=["v1"], default_response_class=JSON)
-TokenPath = Annotated[str, Path(description="token address, 0x + 40 hex digits")]
-Opt = str | None
 
 
 @router.get("/config", summary="Chain, intervals, limits and the socket.io URL for live updates")
@@ -29,43 +25,48 @@ async def config(request: Request) -> Response:
                  "sorts_available": list(tokens.AVAILABLE)})
 
 
-@router.get("/tokens", summary="Tokens with their market snapshot")
-async def list_tokens(request: Request,
-                      sort: Annotated[Opt, Query(description="created (default) or graduated; "
-                                                 "volume_24h, market_cap, progress: 400 until rankings exist")] = None,
-                      limit: Annotated[Opt, Query(description="1-500, default 100")] = None,
-                      cursor: Annotated[Opt, Query(description="next_cursor of the previous page")] = None) -> Response:
+@router.get("/tokens", summary="Tokens with their market snapshot", openapi_extra=docs.params(
+    ("sort", "created (default, newest first) or graduated; volume_24h, market_cap, progress: 400 until "
+             "rankings exist"),
+    ("limit", "1-500, default 100"), ("cursor", "next_cursor of the previous page")))
+async def list_tokens(request: Request) -> Response:
     st = api_state(request)
+    q = request.query_params
+    sort, limit, cursor = q.get("sort"), q.get("limit"), q.get("cursor")
     sort_ = params.choice(sort, "sort", tokens.SORTS, "created")
     limit_ = params.integer(limit, "limit", 1, 500) or 100
     items, nxt = tokens.page(await st.store.directory(), sort_, limit_, cursor)
     return JSON({"sort": sort_, "tokens": items, "next_cursor": nxt})
 
 
-@router.get("/tokens/{token}", summary="The token's market snapshot (every value a string)")
-async def token_market(request: Request, token: TokenPath) -> Response:
+@router.get("/tokens/{token}", summary="The token's market snapshot (every value a string)",
+            openapi_extra=docs.params(token=docs.TOKEN))
+async def token_market(request: Request) -> Response:
     st = api_state(request)
-    t = params.token(token)
+    t = params.token(request.path_params["token"])
     market = await st.store.market(t)
     if market is None:
         raise NotFound(f"token: {t} is not known on chain {st.settings.chain_id}", "token")
     return raw_json(b'{"token":"%s","market":%s}' % (t.encode(), orjson.dumps(market)))
 
 
-@router.get("/tokens/{token}/candles", summary="Candles, oldest first, prices as decimal strings")
-async def candles(request: Request, token: TokenPath,
-                  interval: Annotated[Opt, Query(description="one of OHLCV_INTERVALS, e.g. 1m")] = None,
-                  from_: Annotated[Opt, Query(alias="from", description="oldest bucket start, unix s")] = None,
-                  to: Annotated[Opt, Query(description="newest bucket start, unix s, inclusive")] = None,
-                  countback: Annotated[Opt, Query(description="bars up to `to`; wins over from")] = None,
-                  fill: Annotated[Opt, Query(description="true: add empty buckets between trades")] = None) -> Response:
+@router.get("/tokens/{token}/candles", summary="Candles, oldest first, prices as decimal strings",
+            openapi_extra=docs.params(
+                ("interval", "required: one of OHLCV_INTERVALS, e.g. 1m"),
+                ("from", "oldest bucket start wanted, unix s, inclusive"),
+                ("to", "newest bucket start wanted, unix s, inclusive (default: the newest)"),
+                ("countback", "the newest N bars up to `to`, at most API_MAX_BARS; wins over from"),
+                ("fill", "true: add the empty buckets between trades (previous close, volumes 0, filled: true)"),
+                token=docs.TOKEN))
+async def candles(request: Request) -> Response:
     st = api_state(request)
     s = st.settings
-    t = params.token(token)
-    seconds = params.interval(interval, s.ohlcv_intervals)
-    plan = ranges.plan_range(seconds, params.integer(from_, "from", 0), params.integer(to, "to", 0),
-                             params.integer(countback, "countback"), s.api_max_bars)
-    filled = params.boolean(fill, "fill")
+    q = request.query_params
+    t = params.token(request.path_params["token"])
+    seconds = params.interval(q.get("interval"), s.ohlcv_intervals)
+    plan = ranges.plan_range(seconds, params.integer(q.get("from"), "from", 0), params.integer(q.get("to"), "to", 0),
+                             params.integer(q.get("countback"), "countback"), s.api_max_bars)
+    filled = params.boolean(q.get("fill"), "fill")
     got = await st.store.candles(t, label(seconds), plan.lo, plan.hi, plan.limit)
     if got is None:
         raise NotFound(f"token: {t} is not known on chain {s.chain_id}", "token")
@@ -78,15 +79,17 @@ async def candles(request: Request, token: TokenPath,
     return raw_json(head + orjson.dumps(out) + b"}")
 
 
-@router.get("/tokens/{token}/trades", summary="Recent trades (the last 500 kept), newest first")
-async def trades(request: Request, token: TokenPath,
-                 before: Annotated[Opt, Query(description="trade score (block_number * 100000 + log_index): "
-                                              "trades strictly older; next_before of the previous page")] = None,
-                 limit: Annotated[Opt, Query(description="1-500, default 50")] = None) -> Response:
+@router.get("/tokens/{token}/trades", summary="Recent trades (the last 500 kept), newest first",
+            openapi_extra=docs.params(
+                ("before", "a trade score (block_number * 100000 + log_index): only older trades; "
+                           "next_before of the previous page"),
+                ("limit", "1-500, default 50"), token=docs.TOKEN))
+async def trades(request: Request) -> Response:
     st = api_state(request)
-    t = params.token(token)
-    before_ = params.integer(before, "before", 0)
-    limit_ = params.integer(limit, "limit", 1, 500) or 50
+    q = request.query_params
+    t = params.token(request.path_params["token"])
+    before_ = params.integer(q.get("before"), "before", 0)
+    limit_ = params.integer(q.get("limit"), "limit", 1, 500) or 50
     rows = await st.store.trades(t, before_, limit_)
     if rows is None:
         raise NotFound(f"token: {t} is not known on chain {st.settings.chain_id}", "token")

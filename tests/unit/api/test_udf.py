@@ -69,11 +69,18 @@ def test_history_columns_are_floats_and_whole_tokens() -> None:
     rows = [member(60, "0.0000000285610627629160932059645988969", "0.00000003", "0.00000002", "0.000000025",
                    "14016270249159435668433262"),
             member(120, "1", "2", "0.5", "1.5", "1000000000000000000")]
-    out = udf.history(rows, None)
+    out = orjson.loads(orjson.dumps(udf.history(rows, None)))  # columns go out as JSON arrays
     assert out == {"s": "ok", "t": [60, 120], "o": [2.85610627629160932059645988969e-8, 1.0],
                    "h": [3e-8, 2.0], "l": [2e-8, 0.5], "c": [2.5e-8, 1.5], "v": [14016270.249159435668433262, 1.0]}
     # the precision limit: a double keeps about 16 of the 30 significant digits
     assert repr(out["o"][0]) == "2.8561062762916094e-08"  # 17 digits, the rest lost
+
+
+def test_history_memoizes_bars_by_member_bytes() -> None:
+    rows = [member(60, "1", "2", "0.5", "1.5", "0")]
+    first = udf.history(rows, None)
+    changed = [member(60, "1", "3", "0.5", "2.5", "0")]  # the same bucket corrected: another member
+    assert udf.history(rows, None) == first and udf.history(changed, None)["c"] == (2.5,)
 
 
 @pytest.mark.parametrize("next_time, expected", [(None, {"s": "no_data"}), (60, {"s": "no_data", "nextTime": 60})])
