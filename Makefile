@@ -20,6 +20,7 @@ integration: setup
 lint: setup
 	.venv/bin/ruff check pads_stream bridge simulator stack tests benchmarks
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 # Throughput, memory, CPU and latency on a local stack; see benchmarks/README.md.
 bench: setup

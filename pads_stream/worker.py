@@ -1,10 +1,13 @@
-"""The Faust app: topics, the token-state table, and the agents that connect them.
+"""The composition root: settings, the Faust app, its topics and table, the sinks, the candle
+agent, its gap recovery, and the web pages. Nothing imports this module back (`faust -A
+pads_stream worker` finds `app` through `pads_stream.__getattr__`).
 
-    pads.chain-logs --candles (decode, fold; table token-state)--> sink: Redis, socket.io
-                                 \\-> pads.dead-letters
+    pads.chain-logs --candles (decode, fold; table token-state)--> sinks: Redis (durable),
+                                 \\-> pads.dead-letters               socket.io push (best effort)
 
 The raw-log topic is keyed by token and shares TOPIC_PARTITIONS with the table changelog,
 so a token's logs and state stay on one partition and adding workers never changes results.
+To add an output: a sink module (see `pads_stream.sinks`) and one line in `build_sinks`.
 """
 
 from __future__ import annotations
@@ -16,13 +19,24 @@ from typing import Any
 
 import faust
 
-from . import faust_fetch, faust_guard
-from .settings import worker_settings
+from . import engine
+from .agents.candles import CandleAgent
+from .agents.deadletter import DeadLetters
+from .agents.health import worker_health
+from .agents.stats import STATS_EVERY_S
+from .engine.debug import task_dump
+from .engine.runtime import FaustAcks, KafkaOffsets, Worker, gap_recovery, recovered, run_candle_agent
+from .engine.table import PartitionTable
+from .mirror.redis_mirror import RedisMirror
+from .push.client import Pusher
+from .settings import WorkerSettings, worker_settings
+from .sinks import BestEffortSink, DurableSink, Sinks
 from .topics import MAX_STATE_BYTES, ensure_topics_blocking
+from .web import register_pages
 
+log = logging.getLogger(__name__)
 settings = worker_settings()
-faust_guard.install()
-faust_fetch.install(settings.fetch_max_wait_ms)
+engine.install(settings.fetch_max_wait_ms)
 
 # Our own loggers follow LOG_LEVEL whatever `faust worker -l` sets for Faust's.
 logging.getLogger("pads_stream").setLevel(settings.log_level)
@@ -32,7 +46,6 @@ if settings.log_file:
     _fh.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
     _handlers.append(_fh)
 
-log = logging.getLogger(__name__)
 _gc_started = 0.0
 
 
@@ -50,13 +63,15 @@ def _watch_full_collections(phase: str, info: dict[str, Any]) -> None:
 gc.callbacks.append(_watch_full_collections)
 
 
-class Worker(faust.Worker):
-    """Faust's worker without its startup spinner. To spin on every log record, Faust sets the
-    root logger to DEBUG and leaves it there for the process's life: every debug call in
-    aiokafka and Faust then builds a LogRecord for nothing (6 % of a busy worker's CPU)."""
-
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        self.spinner = None
+def build_sinks(s: WorkerSettings) -> Sinks:
+    durable: list[DurableSink] = [RedisMirror(s.redis_url, s.redis_namespace)]
+    best_effort: list[BestEffortSink] = []
+    if s.backend_socket_url:
+        best_effort.append(Pusher(s.backend_socket_url, s.backend_socket_token, s.backend_namespace,
+                                  s.processing_interval_ms / 1000, s.push_buffer_max))
+    else:
+        log.warning("BACKEND_SOCKET_URL not set: candles go to Redis only, nothing is pushed")
+    return Sinks(durable, best_effort)
 
 
 app = faust.App(
@@ -85,7 +100,6 @@ app = faust.App(
 )
 
 
-
 def _topic(name: str) -> faust.TopicT:
     # internal=True makes the worker create a missing topic with the shared partition count
     # instead of waiting for it; keys and values are bytes we encode ourselves.
@@ -95,17 +109,6 @@ def _topic(name: str) -> faust.TopicT:
 
 raw_logs = _topic(settings.raw_log_topic)
 dead_letters = _topic(settings.dead_letter_topic)
-
-
-
-@app.on_worker_init.connect  # type: ignore[arg-type]
-def _create_topics(sender: faust.App, **_: object) -> None:
-    changelog = f"{settings.app_id}-token-state-changelog"
-    ensure_topics_blocking(settings.kafka_bootstrap_servers,
-                           [settings.raw_log_topic, settings.dead_letter_topic, changelog],
-                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
-
-
 token_state = app.Table(
     "token-state",
     key_type=bytes, value_type=bytes,  # bytes means the raw codec: we encode state ourselves
@@ -116,12 +119,31 @@ token_state = app.Table(
     options={"write_buffer_size": 1 << 20, "max_write_buffer_number": 2, "block_cache_size": 1 << 20},
 )
 
-from . import web  # noqa: E402,F401  (health page)
-from .agents import candles  # noqa: E402,F401  (registers the agent)
+table = PartitionTable(token_state)
+offsets = KafkaOffsets(settings.kafka_bootstrap_servers, settings.raw_log_topic)
+gaps = gap_recovery(app, settings.raw_log_topic, table, offsets)
+sinks = build_sinks(settings)
+candles = CandleAgent(
+    chain_id=settings.chain_id, intervals=settings.ohlcv_intervals, table=table, acks=FaustAcks(app), gaps=gaps,
+    sinks=sinks, dead_letter=DeadLetters(lambda key, value: dead_letters.send(key=key, value=value),
+                                         settings.raw_log_topic),
+    cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000)
+run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size)
+register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, sinks),
+               lambda: task_dump(app, settings.raw_log_topic, gaps))
+
+
+@app.on_worker_init.connect  # type: ignore[arg-type]
+def _create_topics(sender: faust.App, **_: object) -> None:
+    changelog = f"{settings.app_id}-token-state-changelog"
+    ensure_topics_blocking(settings.kafka_bootstrap_servers,
+                           [settings.raw_log_topic, settings.dead_letter_topic, changelog],
+                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
 
 
 @app.task
-async def _freeze_startup_objects() -> None:
+async def _start() -> None:
+    await sinks.start()
     # Modules, Faust's services and the clients live as long as the process: out of the
     # collector's reach, a full collection walks only what processing made (60-78 ms pauses every 4 s at
     # 2000 trades/s became 10-19 ms every 10-30 s, and p99 latency 85-97 -> 62 ms).
@@ -129,3 +151,7 @@ async def _freeze_startup_objects() -> None:
     gc.freeze()
     log.info("%d objects from startup exempted from garbage collection", gc.get_freeze_count())
 
+
+@app.timer(STATS_EVERY_S)
+async def _log_stats() -> None:
+    candles.stats.report()

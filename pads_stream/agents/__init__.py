@@ -1,1 +1,1 @@
-"""Thin Faust agents: each reads one topic, calls pure code, writes the next stage."""
+"""The agent runtime: agents as plain objects (no Faust here); `pads_stream.engine` drives them."""

@@ -1,166 +1,158 @@
-"""Candle agent, partitioned by token: decodes raw logs and folds them into the token-state
-table in batches, and delivers one update per touched token to Redis and the socket.io push.
+"""The candle agent, as an object with no Faust in it: it folds batches of raw logs into the
+token-state table and hands each batch's outputs to the sinks, in an order that makes a
+crash lose nothing.
 
-The bridge keys launchpad logs by token, so a token's logs and its state share one partition
-and there is no repartition hop. A batch is whatever the stream has ready (at
-most FOLD_BATCH_SIZE): one event when the load is light, so latency stays one event's worth.
-The pure work is in `candles.batch`; this agent reads, delivers, writes, acks, and seeks back
-when the table says the consumer skipped records. Table writes are kept in a `WriteBehind`
-buffer and made every TABLE_FLUSH_MS, then the logs of those batches are acked.
+    batch:  fold (pure, `candles.batch`) -> dead letters -> sinks.deliver (durable ones
+            awaited) -> table writes into the write-behind buffer -> gaps.after_batch
+    flush:  every TABLE_FLUSH_MS (or when the stream is idle, or the buffer is big): the
+            buffer's writes into the table, then the acks of every log they cover
+
+So a log is acked only after Redis has what it changed and the table write that records it
+was handed to the producer (Faust flushes the producer before it commits offsets), and a
+state that survives an interruption implies its outputs did. A log behind a gap (the
+consumer skipped records) is released, never acked: it will be read again.
+
+The engine (`pads_stream.engine`) drives it: it turns Faust's events into `Message`s with an
+opaque handle each, and implements the seams below over Faust, the table and Kafka.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import weakref
-
-from faust.streams import _current_event  # the event a table read or write belongs to
-from faust.types import TP, EventT, StreamT
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
 from ..candles.flush import WriteBehind
-from ..faust_guard import ack_processed, release
-from ..worker import app, raw_logs, settings, token_state
-from . import gaps, sink
-from .batching import ready_batches
-from .deadletter import send_dead_letter
+from ..sinks import Sinks
+from .stats import AgentStats
 
 log = logging.getLogger(__name__)
-deep_reorgs: list[str] = []
-cache = StateCache(settings.state_cache_size)
-buffer = WriteBehind()
-FLUSH_S = settings.table_flush_ms / 1000
 FLUSH_MAX_KEYS = 5000  # bounds the buffer's memory; a flush is due sooner with more keys
-STATS_EVERY_S = 30.0
-stats = {"logs": 0, "batches": 0, "updates": 0, "writes": 0, "flushes": 0}
-# Seconds spent per stage, and the longest flush: a flush stalls the stream, so it bounds latency.
-spent = {"fold": 0.0, "deliver": 0.0, "flush": 0.0, "flush_max": 0.0}
 
 
-@app.agent(raw_logs, name="candles")
-async def candles(stream: StreamT[bytes]) -> None:
-    # Manual acks, after Redis has the updates and the table writes are handed to the
-    # producer: Faust acks the current event of a cancelled agent, which would commit a log
-    # never folded. Faust flushes the producer before it commits offsets.
-    unacked: list[EventT] = []
-    # An event per partition since the last flush (held ones too: a batch whose events of a
-    # partition were all held can still move that partition's position up to the log start).
-    of_partition: dict[int, EventT] = {}
-    flushed = time.monotonic()
-    async for batch in ready_batches(stream, settings.fold_batch_size, idle_s=FLUSH_S or None):
-        if batch:
-            of_partition.update((e.message.partition, e) for e in batch)
-            held = await fold_batch(batch)
-            for i, event in enumerate(batch):
-                if i in held:
-                    release(app.consumer, event.message)
-                else:
-                    unacked.append(event)
-        now = time.monotonic()
-        # An empty batch means the stream is idle, or paused for a rebalance that waits for
-        # these acks: flush now.
-        if (unacked or len(buffer)) and (not batch or now - flushed >= FLUSH_S or len(buffer) >= FLUSH_MAX_KEYS):
-            flush(unacked, of_partition)
-            unacked = []
-            of_partition = {}
-            flushed = now
+class Acks(Protocol):
+    def ack(self, handle: Any) -> None:
+        """The log's output is safe: its offset may be committed."""
+
+    def release(self, handle: Any) -> None:
+        """Done with the log without committing it: it will be read again."""
 
 
-def _point_at(event: EventT) -> None:
-    # RocksDB keeps one database per partition and Faust picks it, and the changelog
-    # partition, from the current event: point it at an event of the key's partition.
-    _current_event.set(weakref.ref(event))
+class Table(Protocol):
+    def get(self, partition: int, key: bytes) -> bytes | None: ...
+
+    def put(self, partition: int, key: bytes, value: bytes | None) -> None:
+        """None deletes the key."""
 
 
-def flush(events: list[EventT], of_partition: dict[int, EventT]) -> None:
-    """Write what the buffer holds, then ack the logs that led to it."""
-    started = time.perf_counter()
-    writes = buffer.drain()
-    for partition, key, value in writes:
-        _point_at(of_partition[partition])
-        if value is None:
-            token_state.pop(key, None)
-        else:
-            token_state[key] = value
-    for event in events:
-        ack_processed(app.consumer, event.message)
-    stats["flushes"] += 1
-    stats["writes"] += len(writes)
-    took = time.perf_counter() - started
-    spent["flush"] += took
-    spent["flush_max"] = max(spent["flush_max"], took)
+class Gaps(Protocol):
+    earliest: dict[int, int]
+
+    async def learn_earliest(self, partitions: list[int]) -> None: ...
+
+    async def after_batch(self, messages: Sequence[Message], positions: dict[int, dict[str, Any]],
+                          out: Outcome) -> None: ...
 
 
-async def fold_batch(batch: list[EventT]) -> set[int]:
-    """Fold, deliver, buffer the writes; returns the indices of events held back behind a gap."""
-    of_partition = {e.message.partition: e for e in batch}
-    await gaps.learn_earliest([p for p in of_partition if p not in gaps.earliest])
+DeadLetter = Callable[[Message, str, str], Awaitable[None]]
+Batches = AsyncIterator[tuple[list[Message], list[Any]]]
 
-    def read(partition: int, key: bytes) -> bytes | None:
-        held, value = buffer.read(key)  # newer than the table until the next flush
-        if held:
-            return value
-        _point_at(of_partition[partition])
-        return token_state.get(key)  # type: ignore[no-any-return]
 
-    folder = BatchFolder(read, settings.chain_id, settings.ohlcv_intervals, floor=gaps.earliest,
-                         cache=cache if cache.max_tokens else None)
-    try:
+class CandleAgent:
+    def __init__(self, *, chain_id: int, intervals: tuple[int, ...], table: Table, acks: Acks, gaps: Gaps,
+                 sinks: Sinks, dead_letter: DeadLetter, cache_size: int, flush_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.chain_id, self.intervals = chain_id, intervals
+        self.table, self.acks, self.gaps, self.sinks = table, acks, gaps, sinks
+        self.dead_letter = dead_letter
+        self.cache = StateCache(cache_size)
+        self.buffer = WriteBehind()
+        self.flush_s = flush_s
+        self.clock = clock
+        self.stats = AgentStats()
+        self.deep_reorgs: list[str] = []
+
+    async def run(self, batches: Batches) -> None:
+        """Consume `batches` (an empty one means the stream is idle, or paused for a rebalance
+        that waits for these acks: flush then) until the stream ends."""
+        unacked: list[Any] = []
+        flushed = self.clock()
+        async for messages, handles in batches:
+            if messages:
+                held = await self.fold(messages)
+                for i, handle in enumerate(handles):
+                    if i in held:
+                        self.acks.release(handle)
+                    else:
+                        unacked.append(handle)
+            now = self.clock()
+            if (unacked or len(self.buffer)) and (not messages or now - flushed >= self.flush_s
+                                                  or len(self.buffer) >= FLUSH_MAX_KEYS):
+                self.flush(unacked)
+                unacked = []
+                flushed = now
+
+    async def fold(self, messages: list[Message]) -> set[int]:
+        """Fold, deliver, buffer the writes; returns the indices of messages held back behind a gap."""
+        await self.gaps.learn_earliest(sorted({m.partition for m in messages} - set(self.gaps.earliest)))
+        buffer = self.buffer
+
+        def read(partition: int, key: bytes) -> bytes | None:
+            held, value = buffer.read(key)  # newer than the table until the next flush
+            return value if held else self.table.get(partition, key)
+
+        folder = BatchFolder(read, self.chain_id, self.intervals, floor=self.gaps.earliest,
+                             cache=self.cache if self.cache.max_tokens else None)
+        stats = self.stats
+        try:
+            started = time.perf_counter()
+            out = folder.run(messages)
+            folded = time.perf_counter()
+            stats.spent["fold"] += folded - started
+            await self._deliver(messages, out)
+            stats.spent["deliver"] += time.perf_counter() - folded
+            stats.add(logs=len(messages), batches=1, updates=len(out.updates))
+        except BaseException:
+            # States were changed in place, and the buffer encodes them when it flushes: the table
+            # has what counts, and the logs of the buffered batches were not acked.
+            self.cache.clear()
+            buffer.clear()
+            raise
+        self.cache.keep(folder.states, folder.pending)
+        await self.gaps.after_batch(messages, folder.positions, out)
+        return set(out.held)
+
+    async def _deliver(self, messages: list[Message], out: Outcome) -> None:
+        for reason in out.deep_reorgs:
+            self.deep_reorgs.append(reason)
+            log.critical("%s; run `python -m pads_stream replay` to rebuild", reason)
+        for i, reason in out.dead:
+            await self.dead_letter(messages[i], "candles", reason)
+        # The table is written only once the durable sinks have the outputs: a state that
+        # survives an interruption then implies its outputs did, and a redelivered log needs
+        # nothing re-sent.
+        await self.sinks.deliver(out.updates)
+        self.buffer.add(out.writes)
+
+    def flush(self, handles: list[Any]) -> None:
+        """Write what the buffer holds, then ack the logs that led to it."""
         started = time.perf_counter()
-        out = folder.run([Message(e.message.partition, e.message.offset, e.key, e.value)  # type: ignore[arg-type]
-                          for e in batch])
-        folded = time.perf_counter()
-        spent["fold"] += folded - started
-        await _deliver(batch, out)
-        spent["deliver"] += time.perf_counter() - folded
-        stats["logs"] += len(batch)
-        stats["batches"] += 1
-        stats["updates"] += len(out.updates)
-    except BaseException:
-        # States were changed in place, and the buffer encodes them when it flushes: the table
-        # has what counts, and the logs of the buffered batches were not acked.
-        cache.clear()
-        buffer.clear()
-        raise
-    cache.keep(folder.states, folder.pending)
-    await gaps.after_batch(batch, folder.positions, out)
-    return set(out.held)
+        writes = self.buffer.drain()
+        for partition, key, value in writes:
+            self.table.put(partition, key, value)
+        for handle in handles:
+            self.acks.ack(handle)
+        took = time.perf_counter() - started
+        self.stats.add(flushes=1, writes=len(writes))
+        self.stats.spent["flush"] += took
+        self.stats.spent["flush_max"] = max(self.stats.spent["flush_max"], took)
 
-
-async def _deliver(batch: list[EventT], out: Outcome) -> None:
-    for reason in out.deep_reorgs:
-        deep_reorgs.append(reason)
-        log.critical("%s; run `python -m pads_stream replay` to rebuild", reason)
-    for i, reason in out.dead:
-        await send_dead_letter(batch[i], "candles", reason)
-    # The table is written only once Redis has the updates: a state that survives an
-    # interruption then implies its updates did, and a redelivered log needs nothing re-sent.
-    await sink.deliver(out.updates)
-    buffer.add(out.writes)
-
-
-@app.on_partitions_revoked.connect  # type: ignore[arg-type]
-async def _forget_states(sender: object, revoked: set[TP], **_: object) -> None:
-    # A partition may come back after another worker changed its states.
-    cache.clear()
-    if len(buffer):  # cannot be: the rebalance waited for every ack, and acks follow flushes
-        log.error("rebalance: %d table writes were not flushed; their logs will be folded again", len(buffer))
-        buffer.clear()
-
-
-@app.timer(STATS_EVERY_S)
-async def log_stats() -> None:
-    """What the agent did lately: batch sizes say whether per-batch costs or per-log costs rule."""
-    if stats["batches"]:
-        log.info("candles: %d logs in %d batches (%.1f per batch), %d updates delivered, %d table writes "
-                 "in %d flushes in the last %.0f s", stats["logs"], stats["batches"],
-                 stats["logs"] / stats["batches"], stats["updates"], stats["writes"], stats["flushes"],
-                 STATS_EVERY_S)
-        log.info("candles: %.0f ms folding, %.0f ms delivering to Redis and the push, %.0f ms flushing "
-                 "(longest flush %.0f ms)", *(1000 * spent[k] for k in ("fold", "deliver", "flush", "flush_max")))
-    for k in stats:
-        stats[k] = 0
-    for k in spent:
-        spent[k] = 0.0
+    def on_revoked(self) -> None:
+        # A partition may come back after another worker changed its states.
+        self.cache.clear()
+        if len(self.buffer):  # cannot be: the rebalance waited for every ack, and acks follow flushes
+            log.error("rebalance: %d table writes were not flushed; their logs will be folded again", len(self.buffer))
+            self.buffer.clear()

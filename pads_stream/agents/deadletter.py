@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import orjson
-from faust.types import EventT
+
+from ..candles.batch import Message
 
 log = logging.getLogger(__name__)
 
 
-async def send_dead_letter(event: EventT, stage: str, reason: str) -> None:
-    from ..worker import dead_letters
+class DeadLetters:
+    """`send(key, value)` produces to DEAD_LETTER_TOPIC; `topic` is where the messages came from."""
 
-    msg = event.message
-    raw = event.value if isinstance(event.value, bytes) else bytes(str(event.value), "utf-8")
-    log.warning("%s: dead-lettering %s[%d]@%d: %s", stage, msg.topic, msg.partition, msg.offset, reason)
-    await dead_letters.send(key=msg.key, value=orjson.dumps({
-        "stage": stage, "reason": reason, "topic": msg.topic, "partition": msg.partition,
-        "offset": msg.offset, "key": (msg.key or b"").decode("utf-8", "replace"),
-        "value": raw.decode("utf-8", "replace"),
-    }))
+    def __init__(self, send: Callable[[bytes | None, bytes], Awaitable[object]], topic: str) -> None:
+        self.send, self.topic = send, topic
+
+    async def __call__(self, msg: Message, stage: str, reason: str) -> None:
+        value: object = msg.value
+        raw = value if isinstance(value, bytes) else bytes(str(value), "utf-8")
+        log.warning("%s: dead-lettering %s[%d]@%d: %s", stage, self.topic, msg.partition, msg.offset, reason)
+        await self.send(msg.key, orjson.dumps({
+            "stage": stage, "reason": reason, "topic": self.topic, "partition": msg.partition,
+            "offset": msg.offset, "key": (msg.key or b"").decode("utf-8", "replace"),
+            "value": raw.decode("utf-8", "replace"),
+        }))

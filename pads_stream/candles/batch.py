@@ -30,9 +30,9 @@ import orjson
 from ..chain.rawlog import HeadMarker, parse_message
 from ..decode.events import CurveCreatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
-from ..mirror.updates import TokenUpdate
 from .cache import StateCache
 from .codec import Deferred, TableValue, decode_pending, decode_state, encode_pending, encode_state
+from .output import TokenOutput, TokenUpdate
 from .state import (
     DeepReorgError,
     TokenState,
@@ -79,7 +79,7 @@ class Outcome:
     dead: list[tuple[int, str]] = field(default_factory=list)
     gaps: dict[int, tuple[int, int]] = field(default_factory=dict)
     held: list[int] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[TokenOutput] = field(default_factory=list)
     # (partition, key, value); None deletes, so an emptied set reads the same as one never made.
     writes: list[tuple[int, bytes, TableValue]] = field(default_factory=list)
     deep_reorgs: list[str] = field(default_factory=list)
@@ -132,7 +132,7 @@ class BatchFolder:
                 out.deep_reorgs.append(str(exc))
                 out.dead.append((i, f"deep reorg: {exc}"))
         for key, upd in self.updates.items():
-            out.updates.append(upd.to_dict(self.chain_id, key.decode(), self.states[key].market))
+            out.updates.append(upd.build(self.chain_id, key.decode(), self.states[key].market))
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, Deferred(encode_state, self.states[key])))
         # After the states: a batch cut short is redone on redelivery. Before the pending

@@ -15,6 +15,7 @@ import orjson
 from ..decode.events import LogRef, TradeEvent
 from ..jsonbytes import dumps
 from .fold import Candle
+from .market import TokenInfo, TradeTotals
 from .price import format_price, trade_price
 from .state import PendingBlock, TokenState, add_pending
 
@@ -60,11 +61,11 @@ def encode_state(state: TokenState) -> bytes:
         "o": state.offset,
         "sc": list(state.settled_cursor) if state.settled_cursor else None,
         "s": {str(s): _candle(c) for s, c in sorted(state.settled.items())},
-        "sm": state.settled_market,
+        "sm": state.settled_market.wire(),
         # The same bytes as a list of the items, from each item's cached encoding.
         "p": orjson.Fragment(b"[" + b",".join([_pending(p) for p in state.pending]) + b"]"),
         "k": {str(s): _candle(c) for s, c in sorted(state.candles.items())},
-        "m": state.meta,
+        "m": state.info.wire(),
         "r": [[b, h, i] for b, h, i in state.orphaned],
     }, option=orjson.OPT_SORT_KEYS)
 
@@ -78,10 +79,10 @@ def decode_state(payload: bytes | None) -> TokenState:
         offset=d["o"],
         settled_cursor=_cursor(d["sc"]),
         settled={int(s): _uncandle(v) for s, v in d["s"].items()},
-        settled_market=dict(d["sm"]),
+        settled_market=TradeTotals.from_wire(d["sm"]),
         pending=_unpending(d["p"]),
         candles={int(s): _uncandle(v) for s, v in d["k"].items()},
-        meta=dict(d["m"]),
+        info=TokenInfo.from_wire(d["m"]),
         orphaned=[(b, h, i) for b, h, i in d.get("r", ())],
     )
     return state

@@ -21,7 +21,8 @@ from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEven
 from ..errors import OrderError, PadsStreamError
 from .fold import Candle, fold, fold_part
 from .intervals import bucket_start
-from .price import format_price, trade_price
+from .market import Market, TokenInfo, TradeTotals
+from .price import trade_price
 
 Emitted = list[tuple[int, Candle, bool]]  # (interval seconds, candle, final)
 
@@ -82,10 +83,10 @@ class TokenState:
     offset: int = -1
     settled_cursor: tuple[int, int] | None = None
     settled: dict[int, Candle] = field(default_factory=dict)
-    settled_market: dict[str, str] = field(default_factory=dict)
+    settled_market: TradeTotals = field(default_factory=TradeTotals)
     pending: list[PendingBlock] = field(default_factory=list)
     candles: dict[int, Candle] = field(default_factory=dict)
-    meta: dict[str, str] = field(default_factory=dict)
+    info: TokenInfo = field(default_factory=TokenInfo)
     # (block, hash, log indexes whose removal has not come yet) of blocks a reorg took out.
     orphaned: list[tuple[int, str, list[int]]] = field(default_factory=list)
 
@@ -93,31 +94,25 @@ class TokenState:
         return self.cursor is not None and cursor <= self.cursor
 
     @property
-    def market(self) -> dict[str, str]:
-        m = dict(self.meta)
-        m.update(self.settled_market)
+    def market(self) -> Market:
+        """The snapshot the worker shows: settled totals plus the pending trades."""
+        totals = self.settled_market.copy()
         if self.pending:
-            _market_add(m, self.pending)
-        return m
+            _market_add(totals, self.pending)
+        return Market(self.info.copy(), totals)
 
 
-def _market_add(m: dict[str, str], blocks: list[PendingBlock]) -> None:
+def _market_add(m: TradeTotals, blocks: list[PendingBlock]) -> None:
     """Price and position from the last trade; counts and volumes over all."""
     last = blocks[-1]
-    m["price"] = format_price(last.part.close)
-    m["last_trade_block"] = str(last.block)
-    m["last_trade_log_index"] = str(last.indexes[-1])
-    m["last_trade_at"] = str(last.ts)
-    m["virtual_eth_reserves"] = str(last.virtual_eth)
-    m["virtual_token_reserves"] = str(last.virtual_token)
-    trades, volume_eth, volume_token = int(m.get("trades", "0")), int(m.get("volume_eth", "0")), \
-        int(m.get("volume_token", "0"))
+    m.last(last.part.close, last.block, last.indexes[-1], last.ts, last.virtual_eth, last.virtual_token)
+    trades = volume_eth = volume_token = 0
     for b in blocks:  # one loop, not three sums: runs for every token update
         part = b.part
         trades += part.trades
         volume_eth += part.volume_eth
         volume_token += part.volume_token
-    m["trades"], m["volume_eth"], m["volume_token"] = str(trades), str(volume_eth), str(volume_token)
+    m.add(trades, volume_eth, volume_token)
 
 
 def view(state: TokenState, intervals: tuple[int, ...]) -> dict[int, dict[int, Candle]]:
@@ -234,29 +229,37 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
     return flipped
 
 
-def apply_curve_created(state: TokenState, ev: CurveCreatedEvent) -> bool:
-    """Metadata only, so it needs no cursor: applying it twice sets the same fields."""
-    new = {"name": ev.name, "symbol": ev.symbol, "curve": ev.curve, "creator": ev.creator,
-           "created_block": str(ev.ref.block_number), "created_at": str(ev.ref.block_timestamp)}
-    if all(state.meta.get(k) == v for k, v in new.items()):
+def apply_curve_created_info(info: TokenInfo, ev: CurveCreatedEvent) -> bool:
+    ref = ev.ref
+    new = (ev.name, ev.symbol, ev.curve, ev.creator, ref.block_number, ref.block_timestamp)
+    if (info.name, info.symbol, info.curve, info.creator, info.created_block, info.created_at) == new:
         return False
-    state.meta.update(new)
+    info.name, info.symbol, info.curve, info.creator, info.created_block, info.created_at = new
     return True
 
 
-def apply_graduated(state: TokenState, ev: GraduatedEvent) -> bool:
+def apply_graduated_info(info: TokenInfo, ev: GraduatedEvent) -> None:
     ref = ev.ref
+    info.graduated, info.graduated_block, info.graduated_at = True, ref.block_number, ref.block_timestamp
+    info.graduation_eth_reserves, info.graduated_hash = ev.eth_reserves, ref.block_hash
+
+
+def apply_curve_created(state: TokenState, ev: CurveCreatedEvent) -> bool:
+    """Metadata only, so it needs no cursor: applying it twice sets the same fields."""
+    return apply_curve_created_info(state.info, ev)
+
+
+def apply_graduated(state: TokenState, ev: GraduatedEvent) -> bool:
+    ref, info = ev.ref, state.info
     if ref.removed:
-        if state.meta.get("graduated_hash") != ref.block_hash:
+        if info.graduated_hash != ref.block_hash:
             return False
-        for k in ("graduated", "graduated_block", "graduated_at", "graduation_eth_reserves", "graduated_hash"):
-            state.meta.pop(k, None)
+        info.ungraduate()
         # The new branch may hold logs below the graduation's position: rewind the cursor.
         state.cursor = state.pending[-1].cursor if state.pending else state.settled_cursor
         return True
     if state.seen(ref.cursor):
         return False
     state.cursor = ref.cursor
-    state.meta.update(graduated="1", graduated_block=str(ref.block_number), graduated_at=str(ref.block_timestamp),
-                      graduation_eth_reserves=str(ev.eth_reserves), graduated_hash=ref.block_hash)
+    apply_graduated_info(info, ev)
     return True

@@ -1,4 +1,4 @@
-"""Writes candle updates into Redis: one atomic script call per batch, idempotent by construction.
+"""The Redis mirror, a durable sink: one atomic script call per batch, idempotent by construction.
 
 A candle replaces whatever member its bucket had (ZREMRANGEBYSCORE t t + ZADD), so a batch
 written twice, or an older batch re-applied before a newer one, ends in the same state.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -18,7 +19,9 @@ from redis.utils import HIREDIS_AVAILABLE
 if HIREDIS_AVAILABLE:
     import hiredis
 
+from ..candles.output import TokenOutput
 from ..jsonbytes import dumps
+from ..sinks import SinkHealth
 from .keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 
 log = logging.getLogger(__name__)
@@ -35,7 +38,7 @@ Plan = tuple[dict[tuple[str, int], bytes | None], dict[str, dict[str, str]],
              dict[str, dict[int, bytes | None]], dict[str, str]]
 
 
-def plan(updates: list[dict[str, Any]], namespace: str = "pads") -> Plan:
+def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
     """Coalesce a batch in order: per (key, bucket) the last candle wins, None deletes it; per
     (trades key, chain position) the last trade wins, None deletes it; markets merge."""
     candles: dict[tuple[str, int], bytes | None] = {}
@@ -145,6 +148,10 @@ def connect(url: str) -> aioredis.Redis:
 
 
 class RedisMirror:
+    """A `DurableSink`: `write` returns once Redis holds the batch."""
+
+    name = "redis"
+
     def __init__(self, url: str, namespace: str = "pads", max_backoff: float = 5.0) -> None:
         self.namespace = namespace
         self.redis = connect(url)
@@ -152,9 +159,12 @@ class RedisMirror:
         self.max_backoff = max_backoff
         self.written = 0
 
-    async def write(self, updates: list[dict[str, Any]]) -> None:
+    async def start(self) -> None:
+        pass
+
+    async def write(self, updates: Sequence[TokenOutput | Mapping[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        planned = plan(updates, self.namespace)
+        planned = plan([u.wire() if isinstance(u, TokenOutput) else u for u in updates], self.namespace)
         keys, args = script_args(ops(planned))
         delay = 0.1
         while True:
@@ -174,6 +184,13 @@ class RedisMirror:
             return bool(await self.redis.ping())
         except (RedisError, OSError):
             return False
+
+    async def health(self) -> SinkHealth:
+        problems = [] if await self.ping() else ["redis unreachable"]
+        return SinkHealth(problems, {"redis_candles_written": self.written})
+
+    async def stop(self) -> None:
+        await self.close()
 
     async def close(self) -> None:
         await self.redis.aclose()

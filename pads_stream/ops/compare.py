@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from .recompute import MARKET_FIELDS, Expected
+from ..candles.market import MARKET_FIELDS
+from .recompute import Expected
 
 ABSENT = object()
 
@@ -68,7 +69,7 @@ def compare_candles(expected: Expected, actual: Series) -> list[str]:
 
 
 def compare_markets(expected: Expected, actual: dict[str, dict[str, str]]) -> list[str]:
-    """Only the trade fields: metadata (name, curve, graduation) is not derived from trades."""
+    """Every field of the market hash, metadata and trade fields alike."""
     lines: list[str] = []
     for token in sorted(set(expected.markets) | set(actual)):
         want, have = expected.markets.get(token, {}), actual.get(token, {})

@@ -18,13 +18,13 @@ from typing import Any
 
 from ..candles.fold import Candle, fold
 from ..candles.intervals import bucket_start, label
-from ..candles.price import format_price, trade_price
+from ..candles.market import Market, TokenInfo, TradeTotals
+from ..candles.output import public_candle
+from ..candles.price import trade_price
+from ..candles.state import apply_curve_created_info, apply_graduated_info
 from ..chain.rawlog import HeadMarker, RawLog
-from ..decode.events import TradeEvent, decode_log
+from ..decode.events import CurveCreatedEvent, TradeEvent, decode_log
 from ..errors import DecodeError
-from ..mirror.updates import public_candle
-
-MARKET_FIELDS = ("price", "last_trade_block", "last_trade_at", "trades")
 
 
 @dataclass
@@ -56,7 +56,7 @@ class LogSet:
 @dataclass
 class Expected:
     """candles: (token, interval label) -> bucket -> public candle (with `final`);
-    markets: token -> the trade fields of its market hash."""
+    markets: token -> its market hash (every field of `candles.market.MARKET_FIELDS`)."""
 
     candles: dict[tuple[str, str], dict[int, dict[str, Any]]]
     markets: dict[str, dict[str, str]]
@@ -72,7 +72,8 @@ class Expected:
 def recompute(logs: Iterable[RawLog], finalized: int, intervals: tuple[int, ...]) -> Expected:
     folded: dict[tuple[str, int], dict[int, Candle]] = {}
     top: dict[tuple[str, int, int], int] = {}  # highest block in each candle, for `final`
-    markets: dict[str, dict[str, str]] = {}
+    infos: dict[str, TokenInfo] = {}
+    totals: dict[str, TradeTotals] = {}
     trades = undecodable = 0
     for log in logs:
         try:
@@ -80,19 +81,25 @@ def recompute(logs: Iterable[RawLog], finalized: int, intervals: tuple[int, ...]
         except DecodeError:
             undecodable += 1  # dead-lettered by the worker
             continue
-        if not isinstance(rec, TradeEvent):
-            continue  # CurveCreated / Graduated set market metadata, never candles
-        trades += 1
         ref = rec.ref
+        if isinstance(rec, CurveCreatedEvent):
+            apply_curve_created_info(infos.setdefault(rec.token, TokenInfo()), rec)
+            continue
+        if not isinstance(rec, TradeEvent):
+            apply_graduated_info(infos.setdefault(rec.token, TokenInfo()), rec)
+            continue
+        trades += 1
         price = trade_price(rec.eth_amount, rec.token_amount)
         for s in intervals:
             b = bucket_start(ref.block_timestamp, s)
             series = folded.setdefault((rec.token, s), {})
             series[b] = fold(series.get(b), b, price, rec.is_buy, rec.token_amount, rec.eth_amount)
             top[(rec.token, s, b)] = max(top.get((rec.token, s, b), -1), ref.block_number)
-        m = markets.setdefault(rec.token, {"trades": "0"})
-        m.update(price=format_price(price), last_trade_block=str(ref.block_number),
-                 last_trade_at=str(ref.block_timestamp), trades=str(int(m["trades"]) + 1))
+        t = totals.setdefault(rec.token, TradeTotals())
+        t.last(price, ref.block_number, ref.log_index, ref.block_timestamp, rec.virtual_eth, rec.virtual_token)
+        t.add(1, rec.eth_amount, rec.token_amount)
+    markets = {tok: Market(infos.get(tok, TokenInfo()), totals.get(tok, TradeTotals())).wire()
+               for tok in sorted(set(infos) | set(totals))}
     candles = {(tok, label(s)): {b: public_candle(c, top[(tok, s, b)] <= finalized) for b, c in series.items()}
                for (tok, s), series in folded.items()}
     return Expected(candles, markets, trades, finalized, undecodable)

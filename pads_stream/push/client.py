@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import socketio
 from socketio.packet import Packet
 
+from ..candles.output import TokenOutput
+from ..sinks import SinkHealth
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,10 @@ class PushPacket(Packet):
 
 
 class Pusher:
+    """A `BestEffortSink`: `add` queues into the bounded outbox, flushed every interval."""
+
+    name = "push"
+
     def __init__(self, url: str, token: str, namespace: str, interval_s: float, max_items: int) -> None:
         self.url, self.token, self.namespace = url, token, namespace
         self.interval_s = interval_s
@@ -64,11 +71,21 @@ class Pusher:
         return {"connected": self.connected, "last_error": self.last_error, "sent": self.sent,
                 "queued": len(self.outbox), "dropped": self.outbox.dropped}
 
-    def enqueue(self, updates: list[dict[str, Any]]) -> None:
-        for u in updates:
-            self.outbox.add_update(u)
+    def add(self, outputs: Sequence[TokenOutput]) -> None:
+        for u in outputs:
+            self.outbox.add_update(u.wire())
 
-    def start(self) -> None:
+    async def health(self) -> SinkHealth:
+        problems = []
+        if not self.connected:
+            problems.append("socket.io listener not connected: "
+                            + (self.last_error or "the first connection attempt has not finished"))
+        if self.outbox.dropped:
+            problems.append(f"{self.outbox.dropped} pushes dropped (outbox full: the backend unreachable, "
+                            "or slower than the stream)")
+        return SinkHealth(problems, {"push": self.status()})
+
+    async def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:

@@ -11,10 +11,10 @@ import orjson
 import pytest
 
 from pads_stream.candles.fold import Candle
+from pads_stream.candles.output import TokenUpdate, public_candle, public_trade
 from pads_stream.decode.events import LogRef, TradeEvent
 from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 from pads_stream.mirror.redis_mirror import RECENT_TRADES, candle_member, ops, plan, script_args
-from pads_stream.mirror.updates import TokenUpdate, public_candle, public_trade
 
 A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20

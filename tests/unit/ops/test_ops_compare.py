@@ -23,7 +23,8 @@ def candle(t: int, **kw: object) -> dict[str, object]:
 
 def expected() -> Expected:
     return Expected({(TOKEN, "1m"): {60: candle(60), 120: candle(120, final=True)}},
-                    {TOKEN: {"price": "1.5", "last_trade_block": "9", "last_trade_at": "130", "trades": "3"}},
+                    {TOKEN: {"price": "1.5", "last_trade_block": "9", "last_trade_at": "130", "trades": "3", "name": "X",
+                             "volume_eth": "99"}},
                     trades=3, finalized=8, undecodable=0)
 
 
@@ -81,9 +82,12 @@ def test_market_fields() -> None:
     del markets[TOKEN]["trades"]
     markets["0xbb"] = {"name": "only metadata"}
     markets["0xcc"] = {"price": "7"}
+    # Every field of the market hash is compared, metadata too (a token the chain never
+    # created has no name).
     assert compare(expected(), candles, markets) == [
         f'market {TOKEN} price: expected "1.5" vs actual "1.4"',
         f'market {TOKEN} trades: expected "3" vs actual (absent)',
+        'market 0xbb name: expected (absent) vs actual "only metadata"',
         'market 0xcc price: expected (absent) vs actual "7"',
     ]
     assert summary(expected(), 1).endswith(": 1 difference")

@@ -45,7 +45,9 @@ def test_single_trade_makes_one_candle_per_interval() -> None:
     c = e.candles[(TOKEN, "1m")][T0 - 40]
     assert c == {"t": T0 - 40, "open": "0.5", "high": "0.5", "low": "0.5", "close": "0.5", "volume_token": "4",
                  "volume_eth": "2", "trades": 1, "buys": 1, "sells": 0, "final": False}
-    assert e.markets[TOKEN] == {"price": "0.5", "last_trade_block": "10", "last_trade_at": str(T0), "trades": "1"}
+    assert e.markets[TOKEN] == {"price": "0.5", "last_trade_block": "10", "last_trade_at": str(T0), "trades": "1",
+                                "last_trade_log_index": "0", "volume_eth": "2", "volume_token": "4",
+                                "virtual_eth_reserves": str(10**18), "virtual_token_reserves": str(10**24)}
     assert (e.trades, e.candle_count) == (1, 2)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pads_stream.candles.fold import Candle
+from pads_stream.candles.output import TokenUpdate, public_candle, public_trade
 from pads_stream.decode.events import LogRef, TradeEvent
-from pads_stream.mirror.updates import TokenUpdate, public_candle, public_trade
 from pads_stream.push.outbox import Outbox
 
 A = "0x" + "aa" * 20

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from intervaltree import IntervalTree
 
-from pads_stream.faust_guard import _new_offset
+from pads_stream.engine.guard import _new_offset
 
 TP = ("raw", 0)
 

@@ -13,7 +13,7 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from mode.threads import QueueServiceThread
 
-from pads_stream import faust_fetch
+from pads_stream.engine import fetch as faust_fetch
 
 
 def test_the_installed_faust_is_the_version_the_loop_was_copied_from() -> None:

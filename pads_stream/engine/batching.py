@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 
 from faust.types import EventT, StreamT
 
-from ..faust_guard import release
+from .guard import release
 
 
 async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None = None,

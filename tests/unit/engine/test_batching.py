@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
-from pads_stream.agents.batching import ready_batches
+from pads_stream.engine.batching import ready_batches
 
 TOPIC = "logs"
 

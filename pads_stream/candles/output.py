@@ -1,0 +1,139 @@
+"""What a batch changed, per token (pure): the typed output every sink receives.
+
+A `TokenOutput` carries full candles, never deltas, so a sink that writes it twice ends in
+the same state. The batch folder makes one per token and batch: `trades` are new trades and,
+as `TradeRemoved`, trades that left the chain, in chain-event order; `correction` says a
+reorg changed candles; `market` is the token's snapshot after the batch.
+
+It becomes wire JSON only at a sink's edge, through `wire()` (made once and shared by the
+sinks), whose shape is the socket.io payload and what the Redis mirror plans from:
+
+    {"chain_id", "token", "trades": [trade | removal], "candles": {label: [candle + final]},
+     "deleted": {label: [bucket]}, "correction": bool, "market": {field: string}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..decode.events import TradeEvent
+from .fold import Candle
+from .intervals import label
+from .market import Market
+from .price import format_price, trade_price
+
+
+def public_trade(trade: TradeEvent) -> dict[str, Any]:
+    ref = trade.ref
+    return {
+        "chain_id": ref.chain_id, "token": trade.token, "trader": trade.trader, "is_buy": trade.is_buy,
+        "token_amount": str(trade.token_amount), "eth_amount": str(trade.eth_amount),
+        "price": format_price(trade_price(trade.eth_amount, trade.token_amount)),
+        "block_number": ref.block_number, "block_timestamp": ref.block_timestamp,
+        "tx_hash": ref.tx_hash, "log_index": ref.log_index,
+    }
+
+
+def public_candle(candle: Candle, final: bool) -> dict[str, Any]:
+    d = candle.to_public()
+    d["final"] = final
+    return d
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRemoved:
+    """A trade that left the canonical chain, by its chain position."""
+
+    block_number: int
+    log_index: int
+
+
+@dataclass(slots=True, eq=False)
+class TokenOutput(Mapping[str, Any]):
+    """Reads as a mapping of its wire form too (for tests and tools, not the hot path)."""
+
+    chain_id: int
+    token: str
+    candles: list[tuple[int, Candle, bool]]  # (interval seconds, candle, final), by interval then bucket
+    deleted: list[tuple[int, int]]  # (interval seconds, bucket), sorted
+    trades: list[TradeEvent | TradeRemoved]
+    correction: bool
+    market: Mapping[str, str]  # a `Market` snapshot (any mapping of wire fields in tests)
+    _wire: dict[str, Any] | None = field(default=None, repr=False)
+
+    def wire(self) -> dict[str, Any]:
+        if self._wire is None:
+            by_label: dict[str, list[dict[str, Any]]] = {}
+            for s, c, final in self.candles:
+                by_label.setdefault(label(s), []).append(public_candle(c, final))
+            gone: dict[str, list[int]] = {}
+            for s, t in self.deleted:
+                gone.setdefault(label(s), []).append(t)
+            m = self.market
+            self._wire = {
+                "chain_id": self.chain_id,
+                "token": self.token,
+                "trades": [public_trade(t) if isinstance(t, TradeEvent) else
+                           {"chain_id": self.chain_id, "token": self.token, "block_number": t.block_number,
+                            "log_index": t.log_index, "removed": True} for t in self.trades],
+                "candles": by_label,
+                "deleted": gone,
+                "correction": self.correction,
+                "market": m.wire() if isinstance(m, Market) else dict(m),
+            }
+        return self._wire
+
+    def __getitem__(self, key: str) -> Any:
+        return self.wire()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.wire())
+
+    def __len__(self) -> int:
+        return len(self.wire())
+
+
+class TokenUpdate:
+    """What one token's output will say, accumulated over a batch.
+
+    Later versions of a bucket replace earlier ones and a bucket emptied then refilled is
+    not deleted, so one output per token and batch says what every per-trade output in
+    order would have said, in the end state. Trades and their removals keep chain-event
+    order: a log removed and re-included at the same position must end present.
+    """
+
+    __slots__ = ("candles", "deleted", "trades", "correction")
+
+    def __init__(self) -> None:
+        self.candles: dict[tuple[int, int], tuple[Candle, bool]] = {}
+        self.deleted: set[tuple[int, int]] = set()
+        self.trades: list[TradeEvent | TradeRemoved] = []
+        self.correction = False
+
+    def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
+        for s, c, final in candles:
+            # A copy: the state goes on folding into the same object within the batch.
+            self.candles[(s, c.t)] = (c.copy(), final)
+            self.deleted.discard((s, c.t))
+
+    def delete(self, buckets: list[tuple[int, int]]) -> None:
+        for b in buckets:
+            self.candles.pop(b, None)
+            self.deleted.add(b)
+
+    def trade(self, trade: TradeEvent) -> None:
+        self.trades.append(trade)
+
+    def remove_trade(self, chain_id: int, token: str, cursor: tuple[int, int]) -> None:
+        self.correction = True
+        self.trades.append(TradeRemoved(cursor[0], cursor[1]))
+
+    def build(self, chain_id: int, token: str, market: Mapping[str, str]) -> TokenOutput:
+        return TokenOutput(chain_id, token, [(s, c, final) for (s, _), (c, final) in sorted(self.candles.items())],
+                           sorted(self.deleted), self.trades, self.correction, market)
+
+    def to_dict(self, chain_id: int, token: str, market: Mapping[str, str]) -> dict[str, Any]:
+        """The wire form of `build(...)`."""
+        return self.build(chain_id, token, market).wire()

@@ -1,0 +1,133 @@
+"""Runs an agent object (`agents.candles.CandleAgent`) on Faust: the seams it needs, made of
+Faust's consumer, table and a Kafka client, and the Faust agent, timer and signal that drive
+it and its gap recovery."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP, EventT, StreamT
+
+from ..agents.candles import CandleAgent
+from ..candles.batch import Message, decode_position, position_key
+from .batching import ready_batches
+from .fetch import seek_in_consumer_thread
+from .gaps import RESEEK_AFTER_S, GapRecovery
+from .guard import ack_processed, release
+from .table import PartitionTable
+
+log = logging.getLogger(__name__)
+
+
+class FaustAcks:
+    """The agent's `Acks` seam over Faust's consumer (see `guard`)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    def ack(self, handle: EventT) -> None:
+        ack_processed(self.app.consumer, handle.message)
+
+    def release(self, handle: EventT) -> None:
+        release(self.app.consumer, handle.message)
+
+
+class KafkaOffsets:
+    """Log start and end offsets of one topic, through a client of our own: asking Faust's
+    consumer thread can deadlock, as that thread may be waiting for the agent to drain the
+    stream buffer."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self._client: AIOKafkaConsumer | None = None
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._client is None:
+            client = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            await client.start()
+            self._client = client
+        return self._client
+
+    async def beginning(self, partitions: list[int]) -> dict[int, int]:
+        client = await self._started()
+        found = await client.beginning_offsets([TopicPartition(self.topic, p) for p in partitions])
+        return {tp.partition: offset for tp, offset in found.items()}
+
+    async def end(self, partitions: list[int]) -> dict[int, int]:
+        client = await self._started()
+        found = await client.end_offsets([TopicPartition(self.topic, p) for p in partitions])
+        return {tp.partition: offset for tp, offset in found.items()}
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.stop()
+
+
+def gap_recovery(app: faust.App, topic: str, table: PartitionTable, offsets: KafkaOffsets) -> GapRecovery:
+    async def seek(partition: int, offset: int) -> None:
+        await seek_in_consumer_thread(app.consumer, TP(topic, partition), offset)
+
+    def assigned() -> set[int]:
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
+
+    def applied(partition: int) -> int:
+        return int(decode_position(table.get(partition, position_key(partition)))["next"])
+
+    return GapRecovery(seek, offsets, assigned, applied)
+
+
+async def batches(stream: StreamT[bytes], table: PartitionTable, size: int,
+                  idle_s: float | None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
+    """Faust's events as the agent's messages, each with its event as the handle to ack."""
+    async for events in ready_batches(stream, size, idle_s):
+        table.saw(events)
+        yield [Message(e.message.partition, e.message.offset, e.key, e.value) for e in events], events  # type: ignore[arg-type]
+
+
+def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable, agent: CandleAgent,
+                     gaps: GapRecovery, offsets: KafkaOffsets, batch_size: int) -> Callable[..., Awaitable[None]]:
+    """Register the Faust agent that feeds `agent`, and what keeps its state right across
+    rebalances; returns the Faust agent."""
+    name = topic.get_topic_name()
+
+    @app.agent(topic, name="candles")
+    async def candles(stream: StreamT[bytes]) -> None:
+        # Manual acks (the agent's flush): Faust acks the current event of a cancelled agent,
+        # which would commit a log never folded.
+        await agent.run(batches(stream, table, batch_size, agent.flush_s or None))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def _revoked(sender: object, revoked: set[TP], **_: object) -> None:
+        partitions = {tp.partition for tp in revoked if tp.topic == name}
+        agent.on_revoked()
+        gaps.on_revoked(partitions)
+        table.forget(partitions)
+
+    @app.timer(RESEEK_AFTER_S)
+    async def _reseek() -> None:
+        await gaps.tick()
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _close(sender: object, **_: object) -> None:
+        await offsets.close()
+
+    return candles  # type: ignore[return-value]
+
+
+def recovered(app: faust.App) -> bool:
+    """Whether the tables' first recovery after start-up has finished."""
+    return bool(app.tables.recovery.completed.is_set())  # type: ignore[attr-defined]
+
+
+class Worker(faust.Worker):
+    """Faust's worker without its startup spinner. To spin on every log record, Faust sets the
+    root logger to DEBUG and leaves it there for the process's life: every debug call in
+    aiokafka and Faust then builds a LogRecord for nothing (6 % of a busy worker's CPU)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
