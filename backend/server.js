@@ -5,8 +5,12 @@
 // - Events "candle" and "trade" carry an array of messages (a single message is accepted too).
 // - It keeps the last BACKEND_KEEP_EVENTS to 1.25x that many of each event it receives and relays it to browsers on the default namespace,
 //   room "candles:<token>:<interval>" / "trades:<token>".
-// - HTTP: GET /health, GET /stats, GET /received?event=candle|trade&token=&interval=&limit=
-//   (what the integration tests read), POST /reset.
+// - Browsers (default namespace) emit "subscribe"/"unsubscribe" with a room name. Only
+//   "candles:<0x address>:<interval>" with an interval of OHLCV_INTERVALS and "trades:<0x address>"
+//   (lower-case hex, as the worker sends) are accepted, at most BACKEND_MAX_ROOMS per connection;
+//   anything else is refused with a "subscribe_error" event (and the ack, if one is given).
+// - HTTP: GET /health, GET /stats. Only with BACKEND_TEST_ENDPOINTS=1 (the tests and benchmarks):
+//   GET /received?event=candle|trade&token=&interval=&limit= and POST /reset.
 const http = require("http");
 const { Server } = require("socket.io");
 
@@ -14,6 +18,34 @@ const PORT = Number(process.env.PORT || 3001);
 const HOST = process.env.HOST || "127.0.0.1";
 const TOKEN = process.env.BACKEND_SOCKET_TOKEN || "";
 const KEEP = Number(process.env.BACKEND_KEEP_EVENTS || 200000);
+const MAX_ROOMS = Number(process.env.BACKEND_MAX_ROOMS || 20);
+const TEST_ENDPOINTS = process.env.BACKEND_TEST_ENDPOINTS === "1";
+
+// Interval labels as the worker writes them: "60m" -> "1h", "24h" -> "1d" (see candles/intervals.py).
+const UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
+function intervalLabel(text) {
+  const m = /^([0-9]+)([smhd])$/.exec(text.trim());
+  if (!m) return null;
+  const seconds = Number(m[1]) * UNITS[m[2]];
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+const INTERVALS = new Set(
+  (process.env.OHLCV_INTERVALS || "1m,5m,15m,1h,4h,1d").split(",").map(intervalLabel).filter(Boolean),
+);
+const ROOM = /^(?:candles:0x[0-9a-f]{40}:([0-9]+[smhd])|trades:0x[0-9a-f]{40})$/;
+
+// Why a browser may not join `room`, or null when it may.
+function roomRefusal(socket, room) {
+  if (typeof room !== "string" || room.length > 100) return "not a room name";
+  const m = ROOM.exec(room);
+  if (!m) return "room must be candles:<0x address>:<interval> or trades:<0x address>";
+  if (m[1] !== undefined && !INTERVALS.has(m[1])) return `unknown interval ${m[1]}`;
+  if (!socket.rooms.has(room) && socket.rooms.size - 1 >= MAX_ROOMS) return `at most ${MAX_ROOMS} rooms`;
+  return null;
+}
 
 if (!TOKEN) {
   console.error("BACKEND_SOCKET_TOKEN is required");
@@ -44,13 +76,13 @@ const server = http.createServer((req, res) => {
   if (url.pathname === "/stats") {
     return send(200, { ...counts, listeners: listener.sockets.size });
   }
-  if (url.pathname === "/reset" && req.method === "POST") {
+  if (url.pathname === "/reset" && req.method === "POST" && TEST_ENDPOINTS) {
     received.candle.length = 0;
     received.trade.length = 0;
     for (const k of Object.keys(counts)) counts[k] = 0;
     return send(200, { ok: true });
   }
-  if (url.pathname === "/received") {
+  if (url.pathname === "/received" && TEST_ENDPOINTS) {
     const kind = url.searchParams.get("event") || "candle";
     const token = url.searchParams.get("token");
     const interval = url.searchParams.get("interval");
@@ -98,7 +130,15 @@ listener.on("connection", (socket) => {
 });
 
 io.on("connection", (socket) => {
-  socket.on("subscribe", (room) => typeof room === "string" && socket.join(room));
+  socket.on("subscribe", (room, ack) => {
+    const refusal = roomRefusal(socket, room);
+    if (refusal) {
+      socket.emit("subscribe_error", { room: typeof room === "string" ? room.slice(0, 100) : null, error: refusal });
+    } else {
+      socket.join(room);
+    }
+    if (typeof ack === "function") ack(refusal ? { ok: false, error: refusal } : { ok: true });
+  });
   socket.on("unsubscribe", (room) => typeof room === "string" && socket.leave(room));
 });
 

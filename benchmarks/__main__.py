@@ -60,7 +60,7 @@ def main() -> int:
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pads-bench-"))
     services = [kafka.start(workdir / "kafka", partitions=PARTITIONS), redis.start(workdir / "redis")]
-    backend = node.start_backend(workdir, token="bench")
+    backend = node.start_backend(workdir, token="bench", test_endpoints=True)
     services.append(backend)
     base: dict[str, str] = {}
     for s in services:

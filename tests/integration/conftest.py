@@ -49,7 +49,7 @@ def redis_server(workdir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def backend(workdir: Path) -> Iterator[Service]:
-    svc = node.start_backend(workdir, token=BACKEND_TOKEN)
+    svc = node.start_backend(workdir, token=BACKEND_TOKEN, test_endpoints=True)
     yield svc
     svc.stop()
 
