@@ -90,6 +90,12 @@ async def load(host: str, port: int, path: str, concurrency: int, seconds: float
             "errors": len(errors)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to tell the API's share of the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.api_load", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,6 +109,7 @@ def main() -> int:
     from stack.process import ROOT, free_port, port_open, spawn, wait_until
 
     services = []
+    api_pid: int | None = None
     try:
         if args.url:
             host, port = args.url.split("//")[-1].rstrip("/").split(":")
@@ -119,6 +126,7 @@ def main() -> int:
             env.pop("API_KEYS", None)
             api = spawn("api", [sys.executable, "-m", "pads_stream", "api"], work / "api.log", cwd=ROOT, env=env)
             services.append(api)
+            api_pid = api.proc.pid
             wait_until(api, lambda: port_open(api_port), 30)
             print(f"redis {redis_url}, api http://{host}:{api_port}, {args.bars} bars, logs in {work}")
         end = 1_700_000_000 - 1_700_000_000 % 60 + args.bars * 60
@@ -126,13 +134,17 @@ def main() -> int:
         with urllib.request.urlopen(f"http://{host}:{api_port}{history}") as r:
             bars = len(orjson.loads(r.read()).get("t", []))
         print(f"/udf/history answers {bars} bars; concurrency {args.concurrency}, {args.seconds:.0f} s per endpoint\n")
-        print(f"{'endpoint':<14} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        print(f"{'endpoint':<14} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+              f"{'API CPU':>8} {'req/API-CPU-s':>14}")
         for name, path in (("udf/history", history),
                            ("v1/candles", f"/v1/tokens/{TOKEN}/candles?interval=1m&countback=300"),
                            ("v1/token", f"/v1/tokens/{TOKEN}")):
+            cpu0 = cpu_seconds(api_pid) if api_pid else 0.0
             res = asyncio.run(load(host, api_port, path, args.concurrency, args.seconds))
+            # the warm-up's 0.5 s is in the CPU time too: a slight underestimate of req per CPU second
+            cpu = (cpu_seconds(api_pid) - cpu0) / (args.seconds + 0.5) if api_pid else float("nan")
             print(f"{name:<14} {res['requests']:>9.0f} {res['rps']:>8.0f} {res['p50_ms']:>8.2f} {res['p99_ms']:>8.2f} "
-                  f"{res['errors']:>7.0f}", flush=True)
+                  f"{res['errors']:>7.0f} {cpu:>7.0%} {res['rps'] / cpu if cpu else 0:>14.0f}", flush=True)
     finally:
         for s in reversed(services):
             s.stop()

@@ -42,23 +42,27 @@ def demo(workdir: Path, curves: int) -> int:
         env["BONDING_CURVE_FACTORY_ADDRESS"] = Launchpad(env["BLOCKCHAIN_HTTP_URL"]).deploy()
         env.update(START_BLOCK="0", BRIDGE_STATE_FILE=str(workdir / "bridge-checkpoint.json"),
                    DATA_DIR=str(workdir / "worker-data"), APP_ID="pads-demo", WEB_PORT=str(free_port()),
-                   PROCESSING_INTERVAL_MS="100", LOG_LEVEL="INFO")
+                   PROCESSING_INTERVAL_MS="100", LOG_LEVEL="INFO", API_PORT=str(free_port()),
+                   API_PUSH_URL=env["BACKEND_SOCKET_URL"])
         write_env(workdir / "env", env)
         penv = dict(os.environ, **env)
         py = sys.executable
         services.append(spawn("bridge", [py, "-m", "bridge"], workdir / "bridge.log", cwd=ROOT, env=penv))
         services.append(spawn("worker", [py, "-m", "faust", "-A", "pads_stream", "worker", "-l", "info"],
                               workdir / "worker.log", cwd=ROOT, env=penv))
+        services.append(spawn("api", [py, "-m", "pads_stream", "api"], workdir / "api.log", cwd=ROOT, env=penv))
         services.append(spawn("simulator", [py, "-m", "simulator", "--curves", str(curves)],
                               workdir / "simulator.log", cwd=ROOT, env=penv))
         chain = env["CHAIN_ID"]
         print(f"""
 pads-stream demo is up in {time.monotonic() - started:.1f}s. Environment: {workdir / 'env'}
 
+  chart       http://127.0.0.1:{env['API_PORT']}/   API docs: http://127.0.0.1:{env['API_PORT']}/docs
+
   Kafka       {env['KAFKA_BOOTSTRAP_SERVERS']}   topics pads.chain-logs, pads.dead-letters
   Redis       {env['REDIS_URL']}   try: redis-cli -u {env['REDIS_URL']} --scan --pattern 'pads:{chain}:*'
   anvil       {env['BLOCKCHAIN_HTTP_URL']}   factory {env['BONDING_CURVE_FACTORY_ADDRESS']}
-  backend     {env['BACKEND_SOCKET_URL']}/stats   received events: {env['BACKEND_SOCKET_URL']}/received?event=candle&limit=5
+  backend     {env['BACKEND_SOCKET_URL']}/stats
   worker      http://127.0.0.1:{env['WEB_PORT']}/health
   logs        {workdir}/*.log
 

@@ -48,7 +48,7 @@
     autoSize: true,
     layout: { background: { color: "#0f1117" }, textColor: "#d8dbe2" },
     grid: { vertLines: { color: "#1a1d25" }, horzLines: { color: "#1a1d25" } },
-    timeScale: { timeVisible: true, secondsVisible: false },
+    timeScale: { timeVisible: true, secondsVisible: false, barSpacing: 10, rightOffset: 4 },
   });
   const fmtPrice = (p) => (p === 0 ? "0" : Number(p).toPrecision(6));
   const candles = chart.addSeries(LC.CandlestickSeries, {
@@ -97,7 +97,7 @@
     if (token !== state.token || interval !== state.interval) return; // switched meanwhile
     state.raw = body.candles;
     setAll();
-    chart.timeScale().scrollToRealTime();
+    if (state.raw.length < 60) chart.timeScale().fitContent(); else chart.timeScale().scrollToRealTime();
     state.ready = true;
     const queued = state.pending;
     state.pending = [];
