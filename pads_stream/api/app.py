@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import page, udf_routes, v1
 from .errors import ApiError
+from .fastpath import FastPaths
 from .responses import JSON
 from .settings import ApiSettings
 from .state import ApiState, api_state
@@ -58,11 +59,15 @@ def _error_body(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+def error_response(request: Request, exc: ApiError) -> Response:
     if exc.status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.message)
     return JSON(_error_body(request, exc.body()), exc.status)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -96,6 +101,11 @@ def create_app(settings: ApiSettings, store: Store | None = None) -> FastAPI:
         ok = await api_state(request).store.ping()
         return JSON({"ok": ok, "redis": ok}, 200 if ok else 503)
 
+    app.add_middleware(FastPaths, routes=[
+        (r"/udf/history", udf_routes.history),
+        (r"/v1/tokens/(?P<token>[^/]+)/candles", v1.candles),
+        (r"/v1/tokens/(?P<token>[^/]+)", v1.token_market),
+    ], on_error=error_response)
     app.add_middleware(ApiKeys, keys=settings.api_keys)
     if settings.api_cors_origins:  # outermost, so a preflight is answered before the key check
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_methods=["GET"],
