@@ -32,8 +32,9 @@ function intervalLabel(text) {
   }
   return `${seconds}s`;
 }
+// Unset: every interval the worker folds by default (a superset does no harm: rooms nobody feeds stay quiet).
 const INTERVALS = new Set(
-  (process.env.OHLCV_INTERVALS || "1m,5m,15m,1h,4h,1d").split(",").map(intervalLabel).filter(Boolean),
+  (process.env.OHLCV_INTERVALS || "1s,15s,30s,1m,5m,15m,1h,4h,1d").split(",").map(intervalLabel).filter(Boolean),
 );
 const ROOM = /^(?:candles:0x[0-9a-f]{40}:([0-9]+[smhd])|trades:0x[0-9a-f]{40})$/;
 

@@ -14,7 +14,10 @@ from pydantic_settings import NoDecode
 
 from ..candles.intervals import parse_intervals
 from ..errors import ConfigError
-from ..settings import CommonSettings
+from ..settings import CommonSettings, WorkerSettings
+
+# The worker's default, so that an API and a worker started without OHLCV_INTERVALS agree.
+DEFAULT_INTERVALS: tuple[int, ...] = WorkerSettings.model_fields["ohlcv_intervals"].default
 
 
 def _csv(v: object) -> tuple[str, ...]:
@@ -34,8 +37,7 @@ class ApiSettings(CommonSettings):
     backend_socket_url: str | None = Field(None, alias="BACKEND_SOCKET_URL")
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL", pattern=r"^rediss?://")
     redis_namespace: str = Field("pads", alias="REDIS_NAMESPACE", pattern=r"^[A-Za-z0-9_.-]+$")
-    ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
+    ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(default=DEFAULT_INTERVALS, alias="OHLCV_INTERVALS")
 
     @field_validator("api_cors_origins", "api_keys", mode="before")
     @classmethod

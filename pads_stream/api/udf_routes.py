@@ -76,7 +76,9 @@ async def history(request: Request) -> Response:
     st = api_state(request)
     s = st.settings
     q = request.query_params
-    t = params.token((q.get("symbol") or "").split(":", 1)[-1], "symbol")
+    sym = (q.get("symbol") or "").split(":", 1)[-1]
+    # The library sends the ticker (the address); a symbol name costs a look-up in the token list.
+    t = params.token(sym, "symbol") if params.ADDRESS.fullmatch(sym) else (await _resolve(st, sym))[0]
     seconds = udf.parse_resolution(q.get("resolution"), s.ohlcv_intervals)
     plan = ranges.plan_range(seconds, params.integer(q.get("from"), "from"), params.integer(q.get("to"), "to"),
                              params.integer(q.get("countback"), "countback"), s.api_max_bars, to_exclusive=True,

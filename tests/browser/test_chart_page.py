@@ -1,5 +1,6 @@
 """The chart page in a real headless Chromium on the real stack: it lists the tokens, draws the
-bars the API returns, shows a new trade within 2 s, and replaces an older bar after a reorg."""
+bars the API returns, shows a new trade within 2 s, catches up after a reconnect, and replaces
+an older bar after a reorg."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration.api_stack import Api
+from tests.integration.api_stack import INTERVALS, Api
 from tests.integration.conftest import Deployment, wait_for
 from tests.integration.driver import next_boundary
 from tests.integration.test_pipeline import assert_exact
@@ -48,7 +49,7 @@ def test_chart_page_draws_the_api_bars_live_and_through_a_reorg(deployment: Depl
     for i in range(6):
         d.pad.buy(first if i % 2 else second, traders[i % 5], (i + 1) * 10**16)
     d.start_bridge()
-    d.start_worker()
+    d.start_worker(OHLCV_INTERVALS=INTERVALS)
     assert_exact(d, timeout=60)
 
     page = browser.new_page(viewport={"width": 1400, "height": 800}, bypass_csp=True)
@@ -78,6 +79,18 @@ def test_chart_page_draws_the_api_bars_live_and_through_a_reorg(deployment: Depl
         assert took < 2.0
         wait_for(lambda: drawn(page) == as_drawn(api_candles(api, first.token)), 10, "the page to equal the API")
         assert page.evaluate("window.padsChart.stats.reloads") == 0
+
+        # Offline: a trade made meanwhile shows once the page reconnects (it refetches from its last bar).
+        page.evaluate("window.padsChart.socket().disconnect()")
+        offline = sum(c["trades"] for c in api_candles(api, first.token))
+        d.pad.buy(first, traders[4], 4 * 10**16)
+        wait_for(lambda: sum(c["trades"] for c in api_candles(api, first.token)) > offline, 10, "the API to have it")
+        time.sleep(0.5)  # a push would have reached a connected page by now
+        assert sum(c["trades"] for c in page.evaluate("window.padsChart.raw()")) == offline
+        page.evaluate("window.padsChart.socket().connect()")
+        wait_for(lambda: drawn(page) == as_drawn(api_candles(api, first.token)), 10, "the page to catch up")
+        stats = page.evaluate("window.padsChart.stats")
+        assert stats["connects"] == 2 and stats["refetches"] == 1 and stats["reloads"] == 0
 
         # A reorg: bucket B0 gets two trades, B1 one; replacing the last two blocks takes B0's second
         # trade and B1's away and puts another buy in (anvil stamps the new blocks with B0's time).

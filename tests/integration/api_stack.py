@@ -18,7 +18,11 @@ import pytest
 
 from stack.process import ROOT, Service, free_port, spawn
 
+from . import oracle
 from .conftest import Deployment, wait_for
+
+# The worker and the API of these tests fold and serve exactly the intervals the oracle recomputes.
+INTERVALS = ",".join(oracle.INTERVALS)
 
 
 @dataclass
@@ -41,7 +45,7 @@ class Api:
 
 def start_api(d: Deployment, **extra: str) -> Api:
     port = free_port()
-    env = {**os.environ, **d.env, "API_HOST": "127.0.0.1", "API_PORT": str(port),
+    env = {**os.environ, **d.env, "API_HOST": "127.0.0.1", "API_PORT": str(port), "OHLCV_INTERVALS": INTERVALS,
            "API_PUSH_URL": d.backend_url, **extra}
     svc = spawn("api", [sys.executable, "-m", "pads_stream", "api"], d.dir / "api.log", cwd=ROOT, env=env)
     d.procs.append(svc)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pads_stream.api.udf import resolution
+
 from . import oracle
-from .api_stack import Api, api  # noqa: F401  (the fixture)
+from .api_stack import INTERVALS, Api, api  # noqa: F401  (the fixture)
 from .conftest import Deployment
 from .driver import drive, next_boundary
 from .test_pipeline import assert_exact
 
-RESOLUTION = {"1m": "1", "5m": "5", "15m": "15", "1h": "60", "4h": "240", "1d": "1D"}
+RESOLUTION = {label: resolution(seconds) for label, seconds in oracle.INTERVALS.items()}
 FAR = 2**40
 
 
@@ -44,7 +46,7 @@ def test_candles_and_udf_history_equal_the_chain_for_every_interval(deployment: 
     curves = [d.pad.create_curve(f"Api {i}", f"API{i}") for i in range(2)]
     now = d.pad.w3.eth.get_block("latest")["timestamp"]
     d.start_bridge()
-    d.start_worker()
+    d.start_worker(OHLCV_INTERVALS=INTERVALS)
     drive(d.pad, curves, 90, next_boundary(now, 14400) - 150, rng, jump_to=next_boundary(now, 86400))
     trades = oracle.chain_trades(d.pad.w3, d.env["BONDING_CURVE_FACTORY_ADDRESS"])
     for seconds in (60, 3600, 14400, 86400):

@@ -6,7 +6,7 @@
 // correction of an older bar, or a deleted bucket, reloads the series from the API; an older
 // bar that only turned final is replaced locally and the series set again. Provisional bars
 // (final: false) are drawn hollow in amber. After a reconnect the page refetches from its
-// last bar. Every name, symbol and address goes into the page as text (textContent), never HTML.
+// last bar (from its oldest provisional bar, if older). Every name, symbol and address goes into the page as text (textContent), never HTML.
 (() => {
   "use strict";
   const LC = window.LightweightCharts;
@@ -27,7 +27,7 @@
 
   const state = {
     config: null, token: qs.get("token"), interval: qs.get("interval"), raw: [], ready: false,
-    pending: [], loads: 0, reloads: 0, updates: 0, setDatas: 0, connects: 0, lastLiveAt: null, errors: [],
+    pending: [], loads: 0, reloads: 0, refetches: 0, updates: 0, setDatas: 0, connects: 0, lastLiveAt: null, errors: [],
     tokens: [], socket: null, rooms: [],
   };
 
@@ -109,17 +109,18 @@
     load().catch(note);
   }
   async function refetchFromLast() {
-    // after a reconnect: everything from the last bar on, so no bar pushed meanwhile is missed
-    const last = state.raw[state.raw.length - 1];
-    if (!last) return reload("reconnected with no bars");
+    // After a reconnect: everything from the last bar on, so no bar pushed meanwhile is missed,
+    // and from the oldest provisional bar if it is older: only provisional bars can still change
+    // (a final bar whose bucket has closed never does), and their pushes were missed too.
+    const raw = state.raw;
+    if (!raw.length) return reload("reconnected with no bars");
+    const from = (raw.find((c) => !c.final) || raw[raw.length - 1]).t;
     const token = state.token, interval = state.interval;
-    const body = await api(`/v1/tokens/${token}/candles?interval=${interval}&from=${last.t}`);
+    const body = await api(`/v1/tokens/${token}/candles?interval=${interval}&from=${from}`);
     if (token !== state.token || interval !== state.interval) return;
-    for (const c of body.candles) {
-      if (c.t === state.raw[state.raw.length - 1].t) state.raw[state.raw.length - 1] = c;
-      else state.raw.push(c);
-      appendOrUpdateLast(c);
-    }
+    state.raw = raw.filter((c) => c.t < from).concat(body.candles);
+    setAll(); // may change bars before the last one: update() cannot
+    state.refetches += 1;
     loadTrades().catch(note);
   }
 
@@ -258,7 +259,7 @@
     get interval() { return state.interval; },
     get ready() { return state.ready; },
     get stats() {
-      return { loads: state.loads, reloads: state.reloads, updates: state.updates, setDatas: state.setDatas,
+      return { loads: state.loads, reloads: state.reloads, refetches: state.refetches, updates: state.updates, setDatas: state.setDatas,
         connects: state.connects, lastLiveAt: state.lastLiveAt, errors: state.errors.slice() };
     },
     bars: () => candles.data().map((b) => ({ ...b })),

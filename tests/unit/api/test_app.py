@@ -61,6 +61,7 @@ class FakeStore:
 
 
 def client(**env: Any) -> TestClient:
+    env.setdefault("OHLCV_INTERVALS", "1m,5m,15m,1h,4h,1d")
     settings = load(API_MAX_BARS=env.pop("API_MAX_BARS", 1500), **env)
     return TestClient(create_app(settings, FakeStore()))  # type: ignore[arg-type]
 
@@ -185,6 +186,14 @@ def test_api_keys_guard_data_but_not_the_page() -> None:
     assert api.get("/").status_code == 200 and api.get("/docs").status_code == 200
 
 
+def test_intervals_default_to_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OHLCV_INTERVALS", raising=False)
+    from pads_stream.settings import WorkerSettings
+
+    assert load().ohlcv_intervals == WorkerSettings.model_fields["ohlcv_intervals"].default
+    assert load(OHLCV_INTERVALS="60m,1m").ohlcv_intervals == (60, 3600)
+
+
 def test_keys_never_show_in_settings_repr_or_errors() -> None:
     s = load(API_KEYS="topsecret")
     assert s.api_keys == ("topsecret",) and "topsecret" not in repr(s)
@@ -206,3 +215,22 @@ def test_openapi_documents_the_routes(api: TestClient) -> None:
     assert {"/v1/tokens", "/v1/tokens/{token}/candles", "/udf/history", "/udf/symbols"} <= set(paths)
     names = {p["name"] for p in paths["/v1/tokens/{token}/candles"]["get"]["parameters"]}
     assert names == {"token", "interval", "from", "to", "countback", "fill"}
+
+
+def test_history_by_symbol_name_too(api: TestClient) -> None:
+    by_name = api.get("/udf/history?symbol=PADS&resolution=1&from=0&to=1000").json()
+    assert by_name == api.get(f"/udf/history?symbol={TOKEN}&resolution=1&from=0&to=1000").json()
+    r = api.get("/udf/history?symbol=NOPE&resolution=1&from=0&to=1000")
+    assert r.status_code == 404 and r.json()["param"] == "symbol"
+    assert api.get("/udf/history?resolution=1&from=0&to=1000").json()["param"] == "symbol"
+
+
+def test_redis_down_is_503_json() -> None:
+    from pads_stream.api.store import Store
+
+    settings = load(REDIS_URL="redis://127.0.0.1:1/0")
+    with TestClient(create_app(settings, Store(settings.redis_url, settings.redis_prefix))) as api:
+        r = api.get(f"/v1/tokens/{TOKEN}/candles?interval=1m")
+        assert r.status_code == 503 and r.json()["error"].startswith("Redis did not answer")
+        assert api.get("/v1/tokens").status_code == 503
+        assert api.get("/health").status_code == 503
