@@ -114,7 +114,7 @@ def test_chart_page_draws_the_api_bars_live_and_through_a_reorg(deployment: Depl
         assert_exact(d, timeout=60)
         expected = api_candles(api, first.token)
         new_b0 = next(c for c in expected if c["t"] == b0)
-        assert new_b0 != old_b0 and b0 + 60 not in [c["t"] for c in expected]
+        assert new_b0 != old_b0  # the older bar changed: its second trade left the chain
         wait_for(lambda: drawn(page) == as_drawn(api_candles(api, first.token)), 10,
                  "the page to replace the corrected bar")
         assert page.evaluate("window.padsChart.stats.reloads") > reloads
