@@ -2,15 +2,15 @@
 //
 // - Namespace /listener accepts only clients whose handshake carries
 //   auth.token === BACKEND_SOCKET_TOKEN; others get a connect_error "unauthorized".
-// - Events "candle" and "trade" carry an array of messages (a single message is accepted too).
+// - Events "candle", "trade" and "market" carry an array of messages (a single message is accepted too).
 // - It keeps the last BACKEND_KEEP_EVENTS to 1.25x that many of each event it receives and relays it to browsers on the default namespace,
-//   room "candles:<token>:<interval>" / "trades:<token>".
+//   room "candles:<token>:<interval>" / "trades:<token>" / "market:<token>".
 // - Browsers (default namespace) emit "subscribe"/"unsubscribe" with a room name. Only
-//   "candles:<0x address>:<interval>" with an interval of OHLCV_INTERVALS and "trades:<0x address>"
+//   "candles:<0x address>:<interval>" with an interval of OHLCV_INTERVALS, "trades:<0x address>" and "market:<0x address>"
 //   (lower-case hex, as the worker sends) are accepted, at most BACKEND_MAX_ROOMS per connection;
 //   anything else is refused with a "subscribe_error" event (and the ack, if one is given).
 // - HTTP: GET /health, GET /stats. Only with BACKEND_TEST_ENDPOINTS=1 (the tests and benchmarks):
-//   GET /received?event=candle|trade&token=&interval=&limit= and POST /reset.
+//   GET /received?event=candle|trade|market&token=&interval=&limit= and POST /reset.
 const http = require("http");
 const { Server } = require("socket.io");
 
@@ -36,13 +36,13 @@ function intervalLabel(text) {
 const INTERVALS = new Set(
   (process.env.OHLCV_INTERVALS || "1s,15s,30s,1m,5m,15m,1h,4h,1d").split(",").map(intervalLabel).filter(Boolean),
 );
-const ROOM = /^(?:candles:0x[0-9a-f]{40}:([0-9]+[smhd])|trades:0x[0-9a-f]{40})$/;
+const ROOM = /^(?:candles:0x[0-9a-f]{40}:([0-9]+[smhd])|trades:0x[0-9a-f]{40}|market:0x[0-9a-f]{40})$/;
 
 // Why a browser may not join `room`, or null when it may.
 function roomRefusal(socket, room) {
   if (typeof room !== "string" || room.length > 100) return "not a room name";
   const m = ROOM.exec(room);
-  if (!m) return "room must be candles:<0x address>:<interval> or trades:<0x address>";
+  if (!m) return "room must be candles:<0x address>:<interval>, trades:<0x address> or market:<0x address>";
   if (m[1] !== undefined && !INTERVALS.has(m[1])) return `unknown interval ${m[1]}`;
   if (!socket.rooms.has(room) && socket.rooms.size - 1 >= MAX_ROOMS) return `at most ${MAX_ROOMS} rooms`;
   return null;
@@ -53,8 +53,8 @@ if (!TOKEN) {
   process.exit(2);
 }
 
-const received = { candle: [], trade: [] };
-const counts = { candle: 0, trade: 0, corrections: 0, listenerConnects: 0, refused: 0 };
+const received = { candle: [], trade: [], market: [] };
+const counts = { candle: 0, trade: 0, market: 0, corrections: 0, listenerConnects: 0, refused: 0 };
 
 // Trimmed in steps of a quarter: trimming to KEEP at every push moved the whole array once
 // per message, and past KEEP events the backend took the push slower than a worker sent it.
@@ -80,6 +80,7 @@ const server = http.createServer((req, res) => {
   if (url.pathname === "/reset" && req.method === "POST" && TEST_ENDPOINTS) {
     received.candle.length = 0;
     received.trade.length = 0;
+    received.market.length = 0;
     for (const k of Object.keys(counts)) counts[k] = 0;
     return send(200, { ok: true });
   }
@@ -124,6 +125,13 @@ listener.on("connection", (socket) => {
     for (const m of Array.isArray(msg) ? msg : [msg]) {
       keep("trade", m);
       io.to(`trades:${m.token}`).emit("trade", m);
+    }
+    if (typeof ack === "function") ack(true);
+  });
+  socket.on("market", (msg, ack) => {
+    for (const m of Array.isArray(msg) ? msg : [msg]) {
+      keep("market", m);
+      io.to(`market:${m.token}`).emit("market", m);
     }
     if (typeof ack === "function") ack(true);
   });

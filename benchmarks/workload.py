@@ -60,7 +60,7 @@ def messages(w: Workload) -> Iterator[tuple[bytes, bytes]]:
 
     def end_block() -> tuple[bytes, bytes]:
         nonlocal block, ts, log_index
-        marker = HeadMarker(w.chain_id, block, "0x" + f"{block:064x}", max(block - w.finality_depth, 0))
+        marker = HeadMarker(w.chain_id, block, "0x" + f"{block:064x}", max(block - w.finality_depth, 0), ts)
         block, ts, log_index = block + 1, ts + rng.randint(1, 2), 0
         return MARKER_KEY, marker.encode()
 

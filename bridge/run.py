@@ -138,7 +138,8 @@ class Bridge:
                 continue
             moved = 0
             self.step.success()
-            marker = HeadMarker(self.s.chain_id, b, headers[-1].hash, max(b - self.s.finality_depth, 0))
+            marker = HeadMarker(self.s.chain_id, b, headers[-1].hash, max(b - self.s.finality_depth, 0),
+                                await source.timestamp(headers[-1].hash))
             await self.publisher.publish(logs, marker)
             self.recent.record(headers, logs)
             self.next_block = b + 1

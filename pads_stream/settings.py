@@ -6,13 +6,15 @@ value stops the process with a message naming the setting.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .candles.intervals import parse_intervals
+from .candles.intervals import parse_duration, parse_interval, parse_intervals
+from .candles.market import MarketParams
 from .errors import ConfigError
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
@@ -62,7 +64,14 @@ class WorkerSettings(CommonSettings):
     table_flush_ms: int = Field(1000, alias="TABLE_FLUSH_MS", ge=0, le=60_000)
     push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
     ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
+        default=parse_intervals("1s,15s,30s,1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
+    market_windows: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(300, 3600, 21600, 86400), alias="MARKET_WINDOWS")
+    token_total_supply: int = Field(10**27, alias="TOKEN_TOTAL_SUPPLY", gt=0)
+    curve_initial_virtual_eth: int = Field(30 * 10**18, alias="CURVE_INITIAL_VIRTUAL_ETH", ge=0)
+    curve_graduation_eth: int = Field(85 * 10**18, alias="CURVE_GRADUATION_ETH", gt=0)
+    candle_retention: Annotated[dict[int, int], NoDecode] = Field(
+        default={1: 86400, 15: 3 * 86400, 30: 7 * 86400, 60: 30 * 86400, 300: 90 * 86400}, alias="CANDLE_RETENTION")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
     # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.
@@ -77,6 +86,37 @@ class WorkerSettings(CommonSettings):
             return parse_intervals(v)
         return tuple(int(x) for x in v)  # type: ignore[attr-defined]
 
+    @field_validator("market_windows", mode="before")
+    @classmethod
+    def _windows(cls, v: object) -> tuple[int, ...]:
+        if not isinstance(v, str):
+            return tuple(int(x) for x in v)  # type: ignore[attr-defined]
+        out = set()
+        for item in (p.strip() for p in v.split(",") if p.strip()):
+            m = re.fullmatch(r"([0-9]+)([mhd])", item)
+            if m is None or int(m[1]) <= 0:
+                raise ValueError(f"{item!r} is not a whole number of minutes, hours or days (5m, 1h, 24h)")
+            out.add(int(m[1]) * {"m": 60, "h": 3600, "d": 86400}[m[2]])
+        if not out:
+            raise ValueError("empty")
+        return tuple(sorted(out))
+
+    @field_validator("candle_retention", mode="before")
+    @classmethod
+    def _retention(cls, v: object) -> dict[int, int]:
+        if not isinstance(v, str):
+            return {int(k): int(x) for k, x in v.items()}  # type: ignore[attr-defined]
+        out: dict[int, int] = {}
+        for item in (p.strip() for p in v.split(",") if p.strip()):
+            interval, sep, keep = item.partition("=")
+            if not sep:
+                raise ValueError(f"{item!r} is not interval=duration (1s=1d)")
+            try:
+                out[parse_interval(interval)] = parse_duration(keep)
+            except ConfigError as exc:
+                raise ValueError(f"{item!r}: {exc}") from None
+        return out
+
     @field_validator("backend_socket_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -85,6 +125,11 @@ class WorkerSettings(CommonSettings):
         if not v.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError("must be an http(s):// or ws(s):// URL")
         return v
+
+    @property
+    def market_params(self) -> MarketParams:
+        return MarketParams(self.market_windows, self.token_total_supply, self.curve_initial_virtual_eth,
+                            self.curve_graduation_eth)
 
     @property
     def redis_prefix(self) -> str:

@@ -127,7 +127,8 @@ candles = CandleAgent(
     chain_id=settings.chain_id, intervals=settings.ohlcv_intervals, table=table, acks=FaustAcks(app), gaps=gaps,
     sinks=sinks, dead_letter=DeadLetters(lambda key, value: dead_letters.send(key=key, value=value),
                                          settings.raw_log_topic),
-    cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000)
+    cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000, params=settings.market_params,
+    retention=settings.candle_retention)
 run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size)
 register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, sinks),
                lambda: task_dump(app, settings.raw_log_topic, gaps))

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
 from ..candles.flush import WriteBehind
+from ..candles.market import MarketParams
 from ..sinks import Sinks
 from .stats import AgentStats
 
@@ -64,8 +65,9 @@ Batches = AsyncIterator[tuple[list[Message], list[Any]]]
 class CandleAgent:
     def __init__(self, *, chain_id: int, intervals: tuple[int, ...], table: Table, acks: Acks, gaps: Gaps,
                  sinks: Sinks, dead_letter: DeadLetter, cache_size: int, flush_s: float,
+                 params: MarketParams | None = None, retention: dict[int, int] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.chain_id, self.intervals = chain_id, intervals
+        self.chain_id, self.intervals, self.params, self.retention = chain_id, intervals, params, retention
         self.table, self.acks, self.gaps, self.sinks = table, acks, gaps, sinks
         self.dead_letter = dead_letter
         self.cache = StateCache(cache_size)
@@ -105,7 +107,8 @@ class CandleAgent:
             return value if held else self.table.get(partition, key)
 
         folder = BatchFolder(read, self.chain_id, self.intervals, floor=self.gaps.earliest,
-                             cache=self.cache if self.cache.max_tokens else None)
+                             cache=self.cache if self.cache.max_tokens else None, params=self.params,
+                             retention=self.retention)
         stats = self.stats
         try:
             started = time.perf_counter()
@@ -121,7 +124,7 @@ class CandleAgent:
             self.cache.clear()
             buffer.clear()
             raise
-        self.cache.keep(folder.states, folder.pending)
+        self.cache.keep(folder.states, folder.pending, folder.windows)
         await self.gaps.after_batch(messages, folder.positions, out)
         return set(out.held)
 

@@ -3,9 +3,11 @@ deliver (to Redis and the push) and then write.
 
 Each token's state is read and decoded once per batch and encoded once, however many of its
 trades the batch holds, and each token touched gets one update message. Besides one value
-per token, each partition keeps two small values in the same table: its position (the next
-offset to apply, and how far the chain is final from the bridge's head markers), and the
-tokens that still have pending trades, so a rising finalized block settles exactly those.
+per token, each partition keeps three small values in the same table: its position (the next
+offset to apply, how far the chain is final from the bridge's head markers, and its chain
+time), the tokens that still have pending trades, so a rising finalized block settles
+exactly those, and the window index: each token whose rolling windows still hold trades,
+with the chain time at which one leaves, so moving chain time visits exactly those.
 
 Idempotency: a message below the partition's next offset, or at or below the offset its
 token's value records, was applied already and changes nothing. The agent writes the table
@@ -32,6 +34,8 @@ from ..decode.events import CurveCreatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
 from .cache import StateCache
 from .codec import Deferred, TableValue, decode_pending, decode_state, encode_pending, encode_state
+from .fold import Candle
+from .market import MarketParams
 from .output import TokenOutput, TokenUpdate
 from .state import (
     DeepReorgError,
@@ -42,6 +46,7 @@ from .state import (
     remove_trade,
     settle,
 )
+from .windows import next_change, window_start
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +58,31 @@ def position_key(partition: int) -> bytes:
 def decode_position(raw: bytes | None) -> dict[str, Any]:
     """A partition's position value; next = -1: nothing applied yet, so any first offset is
     where the partition starts."""
-    return orjson.loads(raw) if raw else {"next": -1, "finalized": -1}  # type: ignore[no-any-return]
+    pos = orjson.loads(raw) if raw else {"next": -1, "finalized": -1}
+    pos.setdefault("time", -1)  # written before chain time existed
+    return pos  # type: ignore[no-any-return]
 
 
 def pending_key(partition: int) -> bytes:
     """A partition's tokens with pending trades and the oldest pending block of each: a head
     marker visits only the tokens it settles."""
     return b"\x00pending:%d" % partition
+
+
+def windows_key(partition: int) -> bytes:
+    """A partition's tokens whose windows hold trades, each with the chain time at which the
+    first of those leaves a window (see `windows.next_change`)."""
+    return b"\x00windows:%d" % partition
+
+
+def expired_before(state: TokenState, retention: list[tuple[int, int]]) -> dict[int, int]:
+    """Per interval, the bucket start before which a token's candles leave Redis: CANDLE_RETENTION
+    back from its last final trade. Final trades never change, so neither does what a token
+    keeps, however its writes were batched, and a reorg never brings back what left."""
+    last = state.settled_market
+    if not retention or last.price is None:
+        return {}
+    return {s: last.last_trade_at - keep for s, keep in retention}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +111,8 @@ class Outcome:
 class BatchFolder:
     def __init__(self, read: Callable[[int, bytes], bytes | None], chain_id: int,
                  intervals: tuple[int, ...], floor: dict[int, int] | None = None,
-                 cache: StateCache | None = None) -> None:
+                 cache: StateCache | None = None, params: MarketParams | None = None,
+                 retention: dict[int, int] | None = None) -> None:
         """`floor` raises a partition's next offset: where Kafka's retention already
         deleted what the table expected next. States come from `cache` before the table and
         are changed in place: on success, `cache.keep(self.states)`; on failure, clear it."""
@@ -97,14 +121,20 @@ class BatchFolder:
         self.read = read
         self.chain_id = chain_id
         self.intervals = intervals
+        self.params = params or MarketParams()
+        self.retention = [(s, keep) for s, keep in sorted((retention or {}).items()) if s in intervals]
         self.states: dict[bytes, TokenState] = {}
         self.partition_of: dict[bytes, int] = {}
         self.pending: dict[int, dict[bytes, int]] = {}
         self.pending_changed: set[int] = set()
         self.positions: dict[int, dict[str, Any]] = {}
         self.positions_read: dict[int, dict[str, Any]] = {}
+        self.windows: dict[int, dict[bytes, int]] = {}
+        self.windows_changed: set[int] = set()
+        self.windows_check: set[bytes] = set()  # tokens whose window index entry is recomputed at the end
         self.dirty: set[bytes] = set()
         self.updates: dict[bytes, TokenUpdate] = {}
+        self.live: dict[bytes, dict[int, Candle]] = {}  # open candles a trade touched, not emitted yet
 
     def run(self, messages: Iterable[Message]) -> Outcome:
         out = Outcome()
@@ -131,10 +161,21 @@ class BatchFolder:
             except DeepReorgError as exc:
                 out.deep_reorgs.append(str(exc))
                 out.dead.append((i, f"deep reorg: {exc}"))
+        for key in list(self.live):
+            self._flush_live(key)
         for key, upd in self.updates.items():
-            out.updates.append(upd.build(self.chain_id, key.decode(), self.states[key].market))
+            t = self.positions[self.partition_of[key]]["time"]
+            state = self.states[key]
+            out.updates.append(upd.build(self.chain_id, key.decode(), state.snapshot(t, self.params),
+                                         expired_before(state, self.retention)))
+        self._index_windows()
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, Deferred(encode_state, self.states[key])))
+        # Before the positions: a redone marker then finds the tokens it visited already moved
+        # on, and their outputs reached the sinks before any table write.
+        for p in sorted(self.windows_changed):
+            index = self.windows[p]
+            out.writes.append((p, windows_key(p), Deferred(encode_pending, index) if index else None))
         # After the states: a batch cut short is redone on redelivery. Before the pending
         # sets: a redone marker must still find the tokens it settled there. A stale pending
         # set heals itself (see _track_pending and _settle).
@@ -166,12 +207,47 @@ class BatchFolder:
         return pos
 
     def _redelivered(self, m: Message) -> None:
-        """Applied before; the token's pending-set entry, written after it, may not have been."""
+        """Applied before; the token's pending-set and window-index entries, written after it,
+        may not have been."""
         if m.key is not None and m.key[:1] != b"\x00":
             known = m.key in self.states or (self.cache is not None and m.key in self.cache.states)
             if not known and self.read(m.partition, m.key) is None:
                 return
             self._track_pending(m.partition, m.key, self._state(m.partition, m.key))
+            self.windows_check.add(m.key)
+
+    def _windows(self, partition: int) -> dict[bytes, int]:
+        index = self.windows.get(partition)
+        if index is None:
+            index = self.cache.windows.get(partition) if self.cache is not None else None
+            if index is None:
+                index = decode_pending(self.read(partition, windows_key(partition)))
+            self.windows[partition] = index
+        return index
+
+    def _advance(self, partition: int, t: int) -> None:
+        """Chain time moves to `t`: every token a window of which loses a trade is shown again."""
+        pos = self._position(partition)
+        if t <= pos["time"]:
+            return
+        pos["time"] = t
+        index = self._windows(partition)
+        for key in sorted([k for k, at in index.items() if at <= t]):
+            self._state(partition, key)
+            self._update(key)
+
+    def _index_windows(self) -> None:
+        for key in sorted(self.windows_check | set(self.updates)):
+            p = self.partition_of[key]
+            state = self.states[key]
+            at = next_change(state.activity, state.pending, self.positions[p]["time"], self.params.windows)
+            index = self._windows(p)
+            if index.get(key) != at:
+                if at is None:
+                    del index[key]
+                else:
+                    index[key] = at
+                self.windows_changed.add(p)
 
     def _pending(self, partition: int) -> dict[bytes, int]:
         tokens = self.pending.get(partition)
@@ -181,6 +257,24 @@ class BatchFolder:
                 tokens = decode_pending(self.read(partition, pending_key(partition)))
             self.pending[partition] = tokens
         return tokens
+
+    def _emit_live(self, key: bytes, upd: TokenUpdate, emitted: list[tuple[int, Candle, bool]]) -> None:
+        """A trade's candles: each interval's open candle is emitted (copied) once, when its
+        bucket ends or the batch does, not once per trade (a trade touches every interval)."""
+        live = self.live.get(key)
+        if live is None:
+            live = self.live[key] = {}
+        for s, c, _ in emitted:
+            prev = live.get(s)
+            if prev is not c:
+                if prev is not None:
+                    upd.emit([(s, prev, False)])  # its bucket ended: the state no longer folds into it
+                live[s] = c
+
+    def _flush_live(self, key: bytes) -> None:
+        live = self.live.pop(key, None)
+        if live:
+            self.updates[key].emit([(s, c, False) for s, c in live.items()])
 
     def _update(self, key: bytes) -> TokenUpdate:
         upd = self.updates.get(key)
@@ -198,9 +292,11 @@ class BatchFolder:
         if m.offset <= state.offset:
             # Applied before an interruption; the pending set, written later, may not have landed.
             self._track_pending(m.partition, key, state)
+            self.windows_check.add(key)
             return
         if isinstance(record, TradeEvent):
             if record.ref.removed:
+                self._flush_live(key)
                 result = remove_trade(state, record.ref, self.intervals)
                 if result is not None:
                     upd = self._update(key)
@@ -214,8 +310,9 @@ class BatchFolder:
                 emitted = apply_trade(state, record, self.intervals)
                 if emitted is not None:
                     upd = self._update(key)
-                    upd.emit(emitted)
+                    self._emit_live(key, upd, emitted)
                     upd.trade(record)
+                    self._advance(m.partition, record.ref.block_timestamp)
                 changed = emitted is not None
         elif isinstance(record, CurveCreatedEvent):
             changed = apply_curve_created(state, record)
@@ -241,6 +338,8 @@ class BatchFolder:
 
     def _marker(self, m: Message, marker: HeadMarker) -> None:
         pos = self._position(m.partition)
+        if marker.block_timestamp is not None:
+            self._advance(m.partition, marker.block_timestamp)
         if marker.finalized_block > pos["finalized"]:
             self._settle(m, marker.finalized_block)
             pos["finalized"] = marker.finalized_block
@@ -254,11 +353,18 @@ class BatchFolder:
         for key in sorted([k for k, oldest in pending.items() if oldest <= finalized]):
             state = self._state(m.partition, key)
             # A state written after this marker (before an interruption) has nothing to settle.
+            self._flush_live(key)
             before = len(state.pending)
             flipped = settle(state, finalized, self.intervals)
             if flipped:
                 self._update(key).emit(flipped)
             if len(state.pending) != before:
+                # No window reaches minutes older than the largest one: keep the state small.
+                t = self._position(m.partition)["time"]
+                if t >= 0 and self.params.windows:
+                    state.activity.prune(window_start(t, max(self.params.windows)))
                 state.offset = m.offset
                 self.dirty.add(key)
+                self.windows_check.add(key)
+                self._update(key)  # its final trades moved: so did the candles it keeps (retention)
             self._track_pending(m.partition, key, state)

@@ -21,6 +21,7 @@ class StateCache:
         # Each partition's pending index: a marker reads it, and decoding it per batch cost
         # more than the batch's trades with a thousand tokens pending.
         self.pending: dict[int, dict[bytes, int]] = {}
+        self.windows: dict[int, dict[bytes, int]] = {}  # each partition's window index, likewise
         self.hits = self.misses = 0
 
     def __len__(self) -> int:
@@ -34,8 +35,10 @@ class StateCache:
             self.hits += 1
         return state
 
-    def keep(self, states: dict[bytes, TokenState], pending: dict[int, dict[bytes, int]] | None = None) -> None:
+    def keep(self, states: dict[bytes, TokenState], pending: dict[int, dict[bytes, int]] | None = None,
+             windows: dict[int, dict[bytes, int]] | None = None) -> None:
         self.pending.update(pending or {})
+        self.windows.update(windows or {})
         for key, state in states.items():
             self.states[key] = state
             self.states.move_to_end(key)
@@ -45,3 +48,4 @@ class StateCache:
     def clear(self) -> None:
         self.states.clear()
         self.pending.clear()
+        self.windows.clear()

@@ -18,6 +18,7 @@ from .fold import Candle
 from .market import TokenInfo, TradeTotals
 from .price import format_price, trade_price
 from .state import PendingBlock, TokenState, add_pending
+from .windows import Activity, Minute
 
 
 def _candle(c: Candle) -> list[Any]:
@@ -33,21 +34,46 @@ def _uncandle(v: list[Any]) -> Candle:
 def _pending(pb: PendingBlock) -> bytes:
     if pb.encoded is None:
         pb.encoded = dumps([pb.block, pb.block_hash, pb.indexes, _candle(pb.part), str(pb.virtual_eth),
-                            str(pb.virtual_token)])
+                            str(pb.virtual_token), pb.traders])
     return pb.encoded
+
+
+def _minute(m: Minute) -> bytes:
+    if m.encoded is None:
+        m.encoded = dumps([m.t, format_price(m.open), format_price(m.high), format_price(m.low), format_price(m.close),
+                           m.trades, m.buys, m.sells, str(m.volume_eth), str(m.volume_token)])
+    return m.encoded
+
+
+def _activity(a: Activity) -> dict[str, Any]:
+    return {"m": orjson.Fragment(b"[" + b",".join([_minute(m) for m in a.minutes]) + b"]"),
+            "b": None if a.before is None else format_price(a.before), "t": a.traders,
+            "a": None if a.ath is None else [format_price(a.ath), a.ath_at]}
+
+
+def _unactivity(d: dict[str, Any] | None) -> Activity:
+    if not d:  # written before windows existed
+        return Activity()
+    return Activity([Minute(v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), Decimal(v[4]), v[5], v[6], v[7],
+                            int(v[8]), int(v[9])) for v in d["m"]],
+                    None if d["b"] is None else Decimal(d["b"]), dict(d["t"]),
+                    None if d["a"] is None else Decimal(d["a"][0]), None if d["a"] is None else d["a"][1])
 
 
 def _unpending(values: list[list[Any]]) -> list[PendingBlock]:
     blocks: list[PendingBlock] = []
     for v in values:
         if isinstance(v[1], str):
-            blocks.append(PendingBlock(v[0], v[1], v[2], _uncandle(v[3]), int(v[4]), int(v[5])))
+            blocks.append(PendingBlock(v[0], v[1], v[2], _uncandle(v[3]), int(v[4]), int(v[5]),
+                                       v[6] if len(v) > 6 else []))
             continue
         # Written before 2026-11-25: one entry per trade (block, log index, hash, ts, is_buy, token amount,
         # eth amount, reserves[, trader, tx hash]); fold them into their blocks.
         ref = LogRef(0, "", v[0], v[2], v[3], "", v[1], False)
-        trade = TradeEvent("", "", v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]), ref)
+        trade = TradeEvent("", v[9] if len(v) > 9 else "", v[4], int(v[5]), int(v[6]), int(v[7]), int(v[8]), ref)
         add_pending(blocks, trade, trade_price(trade.eth_amount, trade.token_amount))
+    for b in blocks:  # traders unknown in the oldest values: not counted in traders_{W}
+        b.traders = [t for t in b.traders if t]
     return blocks
 
 
@@ -67,6 +93,7 @@ def encode_state(state: TokenState) -> bytes:
         "k": {str(s): _candle(c) for s, c in sorted(state.candles.items())},
         "m": state.info.wire(),
         "r": [[b, h, i] for b, h, i in state.orphaned],
+        "w": _activity(state.activity),
     }, option=orjson.OPT_SORT_KEYS)
 
 
@@ -84,6 +111,7 @@ def decode_state(payload: bytes | None) -> TokenState:
         candles={int(s): _uncandle(v) for s, v in d["k"].items()},
         info=TokenInfo.from_wire(d["m"]),
         orphaned=[(b, h, i) for b, h, i in d.get("r", ())],
+        activity=_unactivity(d.get("w")),
     )
     return state
 

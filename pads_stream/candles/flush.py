@@ -9,7 +9,7 @@ than folding the batch did.
 The logs of the batches in the buffer are acked only after the flush, so a crash loses
 nothing: they are delivered again and folded again from the table, and Redis, written with
 full candles, ends the same. A flush keeps the order one batch's writes have: token states,
-then partition positions, then pending sets (see `candles.batch`), so what survives an
+then window indexes, then partition positions, then pending sets (see `candles.batch`), so what survives an
 interruption is what survives one of a big batch.
 
 Values are encoded at the flush (`codec.Deferred`), so a state changed by ten batches between
@@ -19,17 +19,20 @@ changed in place.
 
 from __future__ import annotations
 
-from .batch import pending_key, position_key
+from .batch import pending_key, position_key, windows_key
 from .codec import TableValue, resolve
 
 _POSITION = position_key(0).split(b":")[0]
 _PENDING = pending_key(0).split(b":")[0]
+_WINDOWS = windows_key(0).split(b":")[0]
 
 
 def _rank(key: bytes) -> int:
     if key[:1] != b"\x00":
         return 0
-    return 1 if key.startswith(_POSITION) else 2 if key.startswith(_PENDING) else 3
+    if key.startswith(_WINDOWS):
+        return 1
+    return 2 if key.startswith(_POSITION) else 3 if key.startswith(_PENDING) else 4
 
 
 class WriteBehind:

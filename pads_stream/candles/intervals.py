@@ -22,6 +22,14 @@ def parse_interval(label: str) -> int:
     return seconds
 
 
+def parse_duration(label: str) -> int:
+    """'90d' -> 7776000: a positive number of seconds, minutes, hours, days or weeks."""
+    match = re.fullmatch(r"([0-9]+)([smhdw])", label.strip())
+    if match is None or int(match[1]) <= 0:
+        raise ConfigError(f"{label!r} is not a duration like 30m, 1d, 2w")
+    return int(match[1]) * {**_UNITS, "w": 604800}[match[2]]
+
+
 def parse_intervals(text: str) -> tuple[int, ...]:
     """'1m,5m' -> (60, 300), sorted and de-duplicated."""
     items = [p for p in text.split(",") if p.strip()]

@@ -2,22 +2,62 @@
 
     TokenInfo    from the token's CurveCreated and Graduated logs
     TradeTotals  from its trades: the last trade's price, position and reserves, and totals
-    Market       both, as the worker shows them; its wire form is the Redis market hash
+    Market       both, with the rolling windows and the all-time high at the partition's
+                 chain time and what follows from them (market cap, curve progress, change),
+                 as the worker shows them; its wire form is the Redis market hash
                  `pads:{chain_id}:market:{token}` and the `market` of a socket.io update
 
 Every class reads as a read-only mapping of its wire form (field -> string, a field that is
-unset is absent), so a snapshot compares equal to the hash Redis holds. `MARKET_FIELDS` lists
-every wire field in order; the checker compares each of them.
+unset is absent), so a snapshot compares equal to the hash Redis holds. `market_fields`
+lists every wire field for the configured windows; the checker compares each of them.
+Derived decimals are computed exactly and rounded once, to the price format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
-from decimal import Decimal
+from dataclasses import dataclass, field, fields
+from decimal import Context, Decimal
+from functools import lru_cache
 from typing import Any
 
-from .price import format_price
+from .price import PRICE_CONTEXT, format_price
+from .windows import WindowStats
+
+WIDE = Context(prec=200)  # exact for sums and products of prices and amounts
+
+
+@dataclass(frozen=True, slots=True)
+class MarketParams:
+    """Settings the derived fields need (MARKET_WINDOWS, TOKEN_TOTAL_SUPPLY, CURVE_*)."""
+
+    windows: tuple[int, ...] = (300, 3600, 21600, 86400)
+    total_supply: int = 10**27
+    initial_virtual_eth: int = 30 * 10**18
+    graduation_eth: int = 85 * 10**18
+
+
+def window_label(seconds: int) -> str:
+    """300 -> '5m', 3600 -> '1h', 86400 -> '24h': minutes, or whole hours."""
+    minutes = seconds // 60
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def market_cap(price: Decimal, total_supply: int) -> Decimal:
+    return PRICE_CONTEXT.plus(WIDE.divide(WIDE.multiply(price, Decimal(total_supply)), Decimal(10**18)))
+
+
+def curve_progress(virtual_eth: int | None, graduated: bool, p: MarketParams) -> Decimal:
+    if graduated:
+        return Decimal(100)
+    if virtual_eth is None:
+        return Decimal(0)
+    progress = PRICE_CONTEXT.divide(Decimal((virtual_eth - p.initial_virtual_eth) * 100), Decimal(p.graduation_eth))
+    return min(max(progress, Decimal(0)), Decimal(100))
+
+
+def change(price: Decimal, open_: Decimal) -> Decimal:
+    return PRICE_CONTEXT.divide(WIDE.multiply(WIDE.subtract(price, open_), Decimal(100)), open_)
 
 
 class _Wire(Mapping[str, str]):
@@ -132,18 +172,53 @@ class TradeTotals(_Wire):
 
 @dataclass(slots=True, eq=False)
 class Market(_Wire):
-    """A snapshot: its parts are copies, so later batches never change it."""
+    """A snapshot: its parts are copies, so later batches never change it. Without `params`
+    only the token's own fields are shown (no windows, no derived fields)."""
 
     info: TokenInfo
     totals: TradeTotals
+    windows: dict[int, WindowStats] = field(default_factory=dict)
+    ath: Decimal | None = None
+    ath_at: int | None = None
+    params: MarketParams | None = None
 
     def wire(self) -> dict[str, str]:
         out = self.info.wire()
-        out.update(self.totals.wire())
+        t = self.totals
+        out.update(t.wire())
+        p = self.params
+        if p is None:
+            return out
+        price = t.price
+        if price is not None:
+            out["market_cap_eth"] = format_price(market_cap(price, p.total_supply))
+        out["curve_progress"] = format_price(curve_progress(
+            t.virtual_eth_reserves if price is not None else None, self.info.graduated, p))
+        if self.ath is not None:
+            out["ath_price"] = format_price(self.ath)
+            out["ath_at"] = str(self.ath_at)
+            out["ath_market_cap_eth"] = format_price(market_cap(self.ath, p.total_supply))
+        for w in p.windows:
+            st = self.windows.get(w) or WindowStats()
+            f = _window_names(w)
+            out[f[0]] = str(st.volume_eth)
+            out[f[1]] = str(st.volume_token)
+            out[f[2]] = str(st.trades)
+            out[f[3]] = str(st.buys)
+            out[f[4]] = str(st.sells)
+            out[f[5]] = str(st.traders)
+            if st.high is not None and st.low is not None:
+                out[f[6]] = format_price(st.high)
+                out[f[7]] = format_price(st.low)
+            if st.open is not None:
+                out[f[8]] = format_price(st.open)
+                if price is not None:
+                    out[f[9]] = "0" if price == st.open else format_price(change(price, st.open))
         return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, str]) -> Market:
+        """The token's own fields (derived ones are recomputed, never read back)."""
         return cls(TokenInfo.from_wire(d), TradeTotals.from_wire(d))
 
 
@@ -153,4 +228,36 @@ def _int(v: str | None) -> int | None:
 
 INFO_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TokenInfo))
 TRADE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TradeTotals))
-MARKET_FIELDS: tuple[str, ...] = INFO_FIELDS + TRADE_FIELDS
+MARKET_FIELDS: tuple[str, ...] = INFO_FIELDS + TRADE_FIELDS  # the token's own fields
+DERIVED_FIELDS = ("market_cap_eth", "curve_progress", "ath_price", "ath_at", "ath_market_cap_eth")
+WINDOW_FIELDS = ("volume_eth", "volume_token", "trades", "buys", "sells", "traders", "high", "low", "open", "change")
+
+
+@lru_cache(maxsize=64)
+def _window_names(w: int) -> tuple[str, ...]:
+    sfx = window_label(w)
+    return tuple(f"{f}_{sfx}" for f in WINDOW_FIELDS)
+
+
+def market_fields(windows: tuple[int, ...] = ()) -> tuple[str, ...]:
+    """Every field a market hash can have with these windows: what `check` compares."""
+    return MARKET_FIELDS + DERIVED_FIELDS + tuple(f"{f}_{window_label(w)}" for w in windows for f in WINDOW_FIELDS)
+
+
+def rank_scores(m: Mapping[str, str]) -> dict[str, str | None] | None:
+    """The token's score in each ranking (`pads:{chain_id}:rank:{name}`), None where it is not
+    ranked; None for a market without derived fields (nothing to rank by).
+
+        created      created_at                 volume_{W}   the window's ETH volume, in ETH
+        market_cap   market_cap_eth             progress     curve_progress, tokens on their curve
+        graduated    graduated_at
+    """
+    if "curve_progress" not in m:
+        return None
+    out: dict[str, str | None] = {
+        "created": m.get("created_at"), "market_cap": m.get("market_cap_eth"),
+        "progress": None if m.get("graduated") else m["curve_progress"], "graduated": m.get("graduated_at")}
+    for f, v in m.items():
+        if f[:11] == "volume_eth_":
+            out["volume_" + f[11:]] = "0" if v == "0" else format_price(Decimal(v).scaleb(-18))
+    return out

@@ -9,7 +9,8 @@ It becomes wire JSON only at a sink's edge, through `wire()` (made once and shar
 sinks), whose shape is the socket.io payload and what the Redis mirror plans from:
 
     {"chain_id", "token", "trades": [trade | removal], "candles": {label: [candle + final]},
-     "deleted": {label: [bucket]}, "correction": bool, "market": {field: string}}
+     "deleted": {label: [bucket]}, "correction": bool, "market": {field: string},
+     "expired": {label: bucket}}   (only with CANDLE_RETENTION: buckets before these are gone)
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class TokenOutput(Mapping[str, Any]):
     trades: list[TradeEvent | TradeRemoved]
     correction: bool
     market: Mapping[str, str]  # a `Market` snapshot (any mapping of wire fields in tests)
+    # interval seconds -> buckets before this start leave Redis (CANDLE_RETENTION)
+    expired: dict[int, int] = field(default_factory=dict)
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
     def wire(self) -> dict[str, Any]:
@@ -83,6 +86,8 @@ class TokenOutput(Mapping[str, Any]):
                 "correction": self.correction,
                 "market": m.wire() if isinstance(m, Market) else dict(m),
             }
+            if self.expired:
+                self._wire["expired"] = {label(s): t for s, t in sorted(self.expired.items())}
         return self._wire
 
     def __getitem__(self, key: str) -> Any:
@@ -130,9 +135,10 @@ class TokenUpdate:
         self.correction = True
         self.trades.append(TradeRemoved(cursor[0], cursor[1]))
 
-    def build(self, chain_id: int, token: str, market: Mapping[str, str]) -> TokenOutput:
+    def build(self, chain_id: int, token: str, market: Mapping[str, str],
+              expired: dict[int, int] | None = None) -> TokenOutput:
         return TokenOutput(chain_id, token, [(s, c, final) for (s, _), (c, final) in sorted(self.candles.items())],
-                           sorted(self.deleted), self.trades, self.correction, market)
+                           sorted(self.deleted), self.trades, self.correction, market, expired or {})
 
     def to_dict(self, chain_id: int, token: str, market: Mapping[str, str]) -> dict[str, Any]:
         """The wire form of `build(...)`."""

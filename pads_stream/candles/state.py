@@ -21,8 +21,9 @@ from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEven
 from ..errors import OrderError, PadsStreamError
 from .fold import Candle, fold, fold_part
 from .intervals import bucket_start
-from .market import Market, TokenInfo, TradeTotals
+from .market import Market, MarketParams, TokenInfo, TradeTotals
 from .price import trade_price
+from .windows import Activity, all_time_high, windows_stats
 
 Emitted = list[tuple[int, Candle, bool]]  # (interval seconds, candle, final)
 
@@ -42,6 +43,7 @@ class PendingBlock:
     part: Candle  # its trades folded; `t` is the block timestamp
     virtual_eth: int  # reserves after its last trade
     virtual_token: int
+    traders: list[str] = field(default_factory=list)  # of its trades, in order (for traders_{W})
     # Its table encoding, made once: only the newest block changes between flushes.
     encoded: bytes | None = field(default=None, compare=False, repr=False)
 
@@ -58,10 +60,11 @@ class PendingBlock:
         r = t.ref
         return cls(r.block_number, r.block_hash, [r.log_index],
                    Candle.first(r.block_timestamp, price, t.is_buy, t.token_amount, t.eth_amount),
-                   t.virtual_eth, t.virtual_token)
+                   t.virtual_eth, t.virtual_token, [t.trader])
 
     def add(self, t: TradeEvent, price: Decimal) -> None:
         self.indexes.append(t.ref.log_index)
+        self.traders.append(t.trader)
         self.part.add(price, t.is_buy, t.token_amount, t.eth_amount)
         self.virtual_eth, self.virtual_token = t.virtual_eth, t.virtual_token
         self.encoded = None
@@ -87,6 +90,7 @@ class TokenState:
     pending: list[PendingBlock] = field(default_factory=list)
     candles: dict[int, Candle] = field(default_factory=dict)
     info: TokenInfo = field(default_factory=TokenInfo)
+    activity: Activity = field(default_factory=Activity)  # settled trades per minute, for windows and ATH
     # (block, hash, log indexes whose removal has not come yet) of blocks a reorg took out.
     orphaned: list[tuple[int, str, list[int]]] = field(default_factory=list)
 
@@ -100,6 +104,18 @@ class TokenState:
         if self.pending:
             _market_add(totals, self.pending)
         return Market(self.info.copy(), totals)
+
+    def snapshot(self, t: int, params: MarketParams) -> Market:
+        """The market at chain time `t`, with the windows and derived fields."""
+        m = self.market
+        if self.pending:
+            t = max(t, self.pending[-1].ts)
+        elif m.totals.price is not None:
+            t = max(t, m.totals.last_trade_at)
+        m.windows = windows_stats(self.activity, self.pending, t, params.windows)
+        m.ath, m.ath_at = all_time_high(self.activity, self.pending)
+        m.params = params
+        return m
 
 
 def _market_add(m: TradeTotals, blocks: list[PendingBlock]) -> None:
@@ -222,6 +238,8 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
         if candle.t != still:
             flipped.append((s, candle.copy(), True))
     _market_add(state.settled_market, done)
+    for pb in done:
+        state.activity.settle(pb)
     state.settled_cursor = done[-1].cursor
     state.pending = keep
     # Removals for blocks at or below a final one would be deep reorgs: nothing is waiting.

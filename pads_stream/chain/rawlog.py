@@ -60,16 +60,22 @@ MARKER_KEY = b"\x00head"
 class HeadMarker:
     """Published by the bridge to every partition of the raw-log topic after each block range:
     every log of blocks <= block_number is already before it in that partition, and blocks
-    <= finalized_block (block_number - FINALITY_DEPTH) are final."""
+    <= finalized_block (block_number - FINALITY_DEPTH) are final. `block_timestamp` is the
+    head block's time: the partition's chain time, which moves rolling windows (None in
+    markers written before it existed)."""
 
     chain_id: int
     block_number: int
     block_hash: str
     finalized_block: int
+    block_timestamp: int | None = None
 
     def encode(self) -> bytes:
-        return orjson.dumps({"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
-                             "block_hash": self.block_hash, "finalized_block": self.finalized_block})
+        d = {"kind": "head", "chain_id": self.chain_id, "block_number": self.block_number,
+             "block_hash": self.block_hash, "finalized_block": self.finalized_block}
+        if self.block_timestamp is not None:
+            d["block_timestamp"] = self.block_timestamp
+        return orjson.dumps(d)
 
 
 def parse_message(payload: bytes) -> RawLog | HeadMarker:
@@ -77,8 +83,10 @@ def parse_message(payload: bytes) -> RawLog | HeadMarker:
     if payload[:40].find(b'"kind":"head"') != -1:
         try:
             d = orjson.loads(payload)
+            ts = d.get("block_timestamp")
             return HeadMarker(_int(d["chain_id"], "chain_id"), _int(d["block_number"], "block_number"),
-                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"))
+                              _hex(d["block_hash"], "block_hash"), _int(d["finalized_block"], "finalized_block"),
+                              None if ts is None else _int(ts, "block_timestamp"))
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise DecodeError(f"bad head marker: {exc!r}") from None
     return parse_raw_log(payload)

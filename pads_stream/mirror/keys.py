@@ -23,6 +23,12 @@ def trades_key(pfx: str, token: str) -> str:
     return f"{pfx}:trades:{token}"
 
 
+def rank_key(pfx: str, name: str) -> str:
+    """A ranking of tokens (sorted set of addresses): created, volume_{W}, market_cap, progress,
+    graduated (see `candles.market.rank_scores`)."""
+    return f"{pfx}:rank:{name}"
+
+
 def tokens_key(pfx: str) -> str:
     return f"{pfx}:tokens"
 

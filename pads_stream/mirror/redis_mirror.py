@@ -19,10 +19,11 @@ from redis.utils import HIREDIS_AVAILABLE
 if HIREDIS_AVAILABLE:
     import hiredis
 
+from ..candles.market import rank_scores
 from ..candles.output import TokenOutput
 from ..jsonbytes import dumps
 from ..sinks import SinkHealth
-from .keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
+from .keys import candles_key, market_key, prefix, rank_key, tokens_key, trade_score, trades_key
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,18 @@ def candle_member(candle: dict[str, Any]) -> bytes:
     return dumps(candle, option=CANONICAL)
 
 
-Plan = tuple[dict[tuple[str, int], bytes | None], dict[str, dict[str, str]],
-             dict[str, dict[int, bytes | None]], dict[str, str]]
+class Plan(tuple):  # type: ignore[type-arg]
+    """(candles, markets, trades, tokens), and `expired`: candles key -> the bucket start before
+    which its candles leave (retention)."""
+
+    expired: dict[str, int]
+
+    def __new__(cls, candles: dict[tuple[str, int], bytes | None], markets: dict[str, dict[str, str]],
+                trades: dict[str, dict[int, bytes | None]], tokens: dict[str, str],
+                expired: dict[str, int] | None = None) -> Plan:
+        self = super().__new__(cls, (candles, markets, trades, tokens))
+        self.expired = expired or {}
+        return self
 
 
 def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
@@ -45,8 +56,11 @@ def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
     markets: dict[str, dict[str, str]] = {}
     trades: dict[str, dict[int, bytes | None]] = {}
     tokens: dict[str, str] = {}
+    expired: dict[str, int] = {}
     for u in updates:
         pfx, token = prefix(namespace, u["chain_id"]), u["token"]
+        for interval, before in (u.get("expired") or {}).items():
+            expired[candles_key(pfx, token, interval)] = before
         for interval, buckets in (u.get("deleted") or {}).items():
             for t in buckets:
                 candles[(candles_key(pfx, token, interval), t)] = None
@@ -60,7 +74,7 @@ def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
         for t in u.get("trades") or ():
             trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
                 None if t.get("removed") else dumps(t, option=CANONICAL)
-    return candles, markets, trades, tokens
+    return Plan(candles, markets, trades, tokens, expired)
 
 
 # One op per item, in the order a MULTI/EXEC of the same commands would run them:
@@ -68,6 +82,9 @@ def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
 #   ("h", key, mapping)        DEL key; HSET key mapping unless empty
 #   ("r", key, keep)           ZREMRANGEBYRANK key 0 -keep-1
 #   ("s", key, member)         SADD key member
+#   ("a", key, score, member)  ZADD key score member        (a ranking)
+#   ("d", key, member)         ZREM key member
+#   ("x", key, before)         ZREMRANGEBYSCORE key -inf (before        (retention)
 Op = tuple[Any, ...]
 
 # The whole batch as one script call: atomic like MULTI/EXEC, but one command to encode and one
@@ -91,6 +108,15 @@ while i <= n do
   elseif op == 's' then
     redis.call('SADD', k, ARGV[i + 2])
     i = i + 3
+  elseif op == 'a' then
+    redis.call('ZADD', k, ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif op == 'd' then
+    redis.call('ZREM', k, ARGV[i + 2])
+    i = i + 3
+  elseif op == 'x' then
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[i + 2])
+    i = i + 3
   else
     return redis.error_reply('pads mirror: unknown op ' .. tostring(op))
   end
@@ -102,7 +128,15 @@ return n
 def ops(planned: Plan) -> list[Op]:
     candles, markets, trades, tokens = planned
     out: list[Op] = [("z", key, t, member) for (key, t), member in candles.items()]
-    out += [("h", key, mapping) for key, mapping in markets.items()]
+    # In the write that adds the new buckets: a reader never sees a series grow past its retention.
+    out += [("x", key, before) for key, before in getattr(planned, "expired", {}).items()]
+    for key, mapping in markets.items():
+        out.append(("h", key, mapping))
+        scores = rank_scores(mapping)
+        if scores:
+            pfx, token = key.rsplit(":market:", 1)
+            out += [("d", rank_key(pfx, name), token) if score is None else ("a", rank_key(pfx, name), score, token)
+                    for name, score in scores.items()]
     for key, by_score in trades.items():
         out += [("z", key, score, trade) for score, trade in by_score.items()]
         out.append(("r", key, RECENT_TRADES))
@@ -119,6 +153,8 @@ def script_args(batch: list[Op]) -> tuple[list[str], list[bytes | str | int]]:
         ki = index.setdefault(key, len(index) + 1)
         if kind == "z":
             args += ("z", ki, op[2], b"" if op[3] is None else op[3])
+        elif kind == "a":
+            args += ("a", ki, op[2], op[3])
         elif kind == "h":
             args += ("h", ki, len(op[2]))
             for field, value in op[2].items():

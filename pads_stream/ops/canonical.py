@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VERSION = b"pads-checksum-v1\n"
-ZSET_KINDS = ("candles", "trades")
+ZSET_KINDS = ("candles", "trades", "rank")
 
 Text = str | bytes
 

@@ -15,13 +15,14 @@ from typing import TextIO
 
 import redis.asyncio as aioredis
 
+from ..candles.market import market_fields
 from ..chain.rawlog import parse_message
 from ..errors import DecodeError
 from ..settings import WorkerSettings
 from . import kafka
 from .canonical import relative
 from .checksum import read_values, scan_keys
-from .compare import Series, compare, summary
+from .compare import Series, compare, compare_ranks, summary
 from .progress import Bar
 from .recompute import Expected, LogSet, recompute
 
@@ -62,13 +63,15 @@ async def load_logs(s: WorkerSettings, progress: bool = True) -> tuple[LogSet, i
     return logs, n, bad, warnings
 
 
-async def load_redis(s: WorkerSettings) -> tuple[Series, dict[str, dict[str, str]]]:
+async def load_redis(s: WorkerSettings) -> tuple[Series, dict[str, dict[str, str]], dict[str, dict[str, float]]]:
+    """Candles, markets, and rankings (name -> token -> score)."""
     r = aioredis.from_url(s.redis_url, decode_responses=False)
     try:
         keys = await scan_keys(r, s.redis_prefix)
         rel = sorted((name, k) for k in keys if (name := relative(k, s.redis_prefix)) is not None)
         zsets = [(name, k) for name, k in rel if name.startswith("candles:") and name.count(":") == 2]
         hashes = [(name, k) for name, k in rel if name.startswith("market:") and name.count(":") == 1]
+        ranks = [(name, k) for name, k in rel if name.startswith("rank:") and name.count(":") == 1]
         candles: Series = {}
         for (name, _), members in zip(zsets, await read_values(r, zsets), strict=True):
             _, token, interval = name.split(":")
@@ -76,16 +79,20 @@ async def load_redis(s: WorkerSettings) -> tuple[Series, dict[str, dict[str, str
         markets = {}
         for (name, _), h in zip(hashes, await read_values(r, hashes), strict=True):
             markets[name.split(":")[1]] = {f.decode(): v.decode() for f, v in h.items()}
-        return candles, markets
+        rankings = {name.split(":")[1]: {m.decode(): score for m, score in members}
+                    for (name, _), members in zip(ranks, await read_values(r, ranks), strict=True)}
+        return candles, markets, rankings
     finally:
         await r.aclose()
 
 
 async def run_check(s: WorkerSettings, progress: bool = True) -> Report:
     logs, n, bad, warnings = await load_logs(s, progress)
-    expected = recompute(logs.ordered(), logs.finalized, s.ohlcv_intervals)
-    candles, markets = await load_redis(s)
-    return Report(expected, compare(expected, candles, markets), n, bad, warnings)
+    params = s.market_params
+    expected = recompute(logs.ordered(), logs.finalized, s.ohlcv_intervals, params, logs.time, s.candle_retention)
+    candles, markets, rankings = await load_redis(s)
+    differences = compare(expected, candles, markets, market_fields(params.windows)) + compare_ranks(expected, rankings)
+    return Report(expected, differences, n, bad, warnings)
 
 
 def print_report(report: Report, limit: int, out: TextIO = sys.stdout) -> None:

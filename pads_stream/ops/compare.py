@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ..candles.market import MARKET_FIELDS
+from ..candles.market import MARKET_FIELDS, rank_scores
 from .recompute import Expected
 
 ABSENT = object()
@@ -68,12 +68,13 @@ def compare_candles(expected: Expected, actual: Series) -> list[str]:
     return lines
 
 
-def compare_markets(expected: Expected, actual: dict[str, dict[str, str]]) -> list[str]:
-    """Every field of the market hash, metadata and trade fields alike."""
+def compare_markets(expected: Expected, actual: dict[str, dict[str, str]],
+                    fields: tuple[str, ...] = MARKET_FIELDS) -> list[str]:
+    """Every field of the market hash (`market_fields(windows)`), metadata and trade fields alike."""
     lines: list[str] = []
     for token in sorted(set(expected.markets) | set(actual)):
         want, have = expected.markets.get(token, {}), actual.get(token, {})
-        for f in MARKET_FIELDS:
+        for f in fields:
             e, a = want.get(f, ABSENT), have.get(f, ABSENT)
             if e is ABSENT and a is ABSENT:
                 continue
@@ -82,10 +83,33 @@ def compare_markets(expected: Expected, actual: dict[str, dict[str, str]]) -> li
     return lines
 
 
-def compare(expected: Expected, candles: Series, markets: dict[str, dict[str, str]]) -> list[str]:
-    return compare_candles(expected, candles) + compare_markets(expected, markets)
+def compare(expected: Expected, candles: Series, markets: dict[str, dict[str, str]],
+            fields: tuple[str, ...] = MARKET_FIELDS) -> list[str]:
+    return compare_candles(expected, candles) + compare_markets(expected, markets, fields)
 
 
 def summary(expected: Expected, differences: int) -> str:
     return (f"checked {expected.trades} trades, {len(expected.markets)} tokens, {expected.candle_count} candles: "
             f"{differences} difference{'' if differences == 1 else 's'}")
+
+
+def expected_ranks(expected: Expected) -> dict[str, dict[str, float]]:
+    """ranking -> token -> score, from the recomputed markets (as Redis stores scores: doubles)."""
+    out: dict[str, dict[str, float]] = {}
+    for token, market in expected.markets.items():
+        for name, score in (rank_scores(market) or {}).items():
+            if score is not None:
+                out.setdefault(name, {})[token] = float(score)
+    return out
+
+
+def compare_ranks(expected: Expected, actual: dict[str, dict[str, float]]) -> list[str]:
+    want_all = expected_ranks(expected)
+    lines: list[str] = []
+    for name in sorted(set(want_all) | set(actual)):
+        want, have = want_all.get(name, {}), actual.get(name, {})
+        for token in sorted(set(want) | set(have)):
+            e, a = want.get(token, ABSENT), have.get(token, ABSENT)
+            if e != a:
+                lines.append(f"rank {name} {token}: expected {_show(e)} vs actual {_show(a)}")
+    return lines

@@ -18,10 +18,11 @@ from typing import Any
 
 from ..candles.fold import Candle, fold
 from ..candles.intervals import bucket_start, label
-from ..candles.market import Market, TokenInfo, TradeTotals
+from ..candles.market import Market, MarketParams, TokenInfo, TradeTotals
 from ..candles.output import public_candle
 from ..candles.price import trade_price
-from ..candles.state import apply_curve_created_info, apply_graduated_info
+from ..candles.state import PendingBlock, add_pending, apply_curve_created_info, apply_graduated_info
+from ..candles.windows import Activity, window_stats
 from ..chain.rawlog import HeadMarker, RawLog
 from ..decode.events import CurveCreatedEvent, TradeEvent, decode_log
 from ..errors import DecodeError
@@ -31,6 +32,7 @@ from ..errors import DecodeError
 class LogSet:
     chain_id: int
     finalized: int = -1
+    time: int = -1  # chain time: the latest head marker's block timestamp
     other_chain: int = 0
     _live: dict[tuple[str, int], RawLog] = field(default_factory=dict)
 
@@ -40,6 +42,8 @@ class LogSet:
             return
         if isinstance(msg, HeadMarker):
             self.finalized = max(self.finalized, msg.finalized_block)
+            if msg.block_timestamp is not None:
+                self.time = max(self.time, msg.block_timestamp)
             return
         ident = (msg.block_hash, msg.log_index)
         if msg.removed:
@@ -69,11 +73,16 @@ class Expected:
         return sum(len(b) for b in self.candles.values())
 
 
-def recompute(logs: Iterable[RawLog], finalized: int, intervals: tuple[int, ...]) -> Expected:
+def recompute(logs: Iterable[RawLog], finalized: int, intervals: tuple[int, ...],
+              params: MarketParams | None = None, time: int = -1, retention: dict[int, int] | None = None) -> Expected:
+    """With `params`, markets have the windows at chain time `time` and the derived fields;
+    with `retention`, a token keeps the buckets from its last final trade's time minus the
+    interval's retention on."""
     folded: dict[tuple[str, int], dict[int, Candle]] = {}
     top: dict[tuple[str, int, int], int] = {}  # highest block in each candle, for `final`
     infos: dict[str, TokenInfo] = {}
     totals: dict[str, TradeTotals] = {}
+    blocks: dict[str, list[PendingBlock]] = {}
     trades = undecodable = 0
     for log in logs:
         try:
@@ -98,16 +107,33 @@ def recompute(logs: Iterable[RawLog], finalized: int, intervals: tuple[int, ...]
         t = totals.setdefault(rec.token, TradeTotals())
         t.last(price, ref.block_number, ref.log_index, ref.block_timestamp, rec.virtual_eth, rec.virtual_token)
         t.add(1, rec.eth_amount, rec.token_amount)
-    markets = {tok: Market(infos.get(tok, TokenInfo()), totals.get(tok, TradeTotals())).wire()
-               for tok in sorted(set(infos) | set(totals))}
-    candles = {(tok, label(s)): {b: public_candle(c, top[(tok, s, b)] <= finalized) for b, c in series.items()}
+        add_pending(blocks.setdefault(rec.token, []), rec, price)
+    markets = {}
+    for tok in sorted(set(infos) | set(totals)):
+        m = Market(infos.get(tok, TokenInfo()), totals.get(tok, TradeTotals()))
+        if params is not None:
+            activity = Activity()
+            for block in blocks.get(tok, ()):
+                activity.settle(block)
+            at = max(time, m.totals.last_trade_at)
+            m.windows = {w: window_stats(activity, [], at, w) for w in params.windows}
+            m.ath, m.ath_at, m.params = activity.ath, activity.ath_at, params
+        markets[tok] = m.wire()
+    last_final: dict[str, int] = {}
+    for tok, token_blocks in blocks.items():
+        final = [b.ts for b in token_blocks if b.block <= finalized]
+        if final:
+            last_final[tok] = final[-1]
+    keep = retention or {}
+    candles = {(tok, label(s)): {b: public_candle(c, top[(tok, s, b)] <= finalized) for b, c in series.items()
+                                 if s not in keep or tok not in last_final or b >= last_final[tok] - keep[s]}
                for (tok, s), series in folded.items()}
     return Expected(candles, markets, trades, finalized, undecodable)
 
 
-def recompute_messages(messages: Iterable[RawLog | HeadMarker], chain_id: int,
-                       intervals: tuple[int, ...]) -> Expected:
+def recompute_messages(messages: Iterable[RawLog | HeadMarker], chain_id: int, intervals: tuple[int, ...],
+                       params: MarketParams | None = None, retention: dict[int, int] | None = None) -> Expected:
     logs = LogSet(chain_id)
     for m in messages:
         logs.add(m)
-    return recompute(logs.ordered(), logs.finalized, intervals)
+    return recompute(logs.ordered(), logs.finalized, intervals, params, logs.time, retention)

@@ -1,6 +1,6 @@
 """socket.io listener: a client of BACKEND_SOCKET_URL on /listener that flushes the outbox
-every PROCESSING_INTERVAL_MS, as `candle` then `trade` events that each carry an array of
-up to PUSH_CHUNK messages. A refused handshake is logged as an error and makes the
+every PROCESSING_INTERVAL_MS, as `candle`, then `trade`, then `market` events that each
+carry an array of up to PUSH_CHUNK messages. A refused handshake is logged as an error and makes the
 health check fail; what could not be sent stays in the (bounded) outbox for the reconnect.
 """
 
@@ -153,6 +153,11 @@ class Pusher:
         for i in range(0, len(trades), PUSH_CHUNK):
             if not await self._emit("trade", trades[i:i + PUSH_CHUNK]):
                 self.outbox.requeue([], trades[i:])
+                return
+        markets = self.outbox.drain_markets()
+        for i in range(0, len(markets), PUSH_CHUNK):
+            if not await self._emit("market", markets[i:i + PUSH_CHUNK]):
+                self.outbox.requeue_markets(markets[i:])
                 return
 
     async def _room_to_send(self) -> None:

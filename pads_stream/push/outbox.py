@@ -2,6 +2,7 @@
 
 Candles are keyed by (token, interval, bucket): a newer version replaces an unsent older one,
 which is what a chart wants and bounds memory by the number of live candles, not trades.
+Market snapshots are keyed by token the same way: only the latest unsent one is pushed.
 Overflow is never silent: it is counted, reported by `dropped`, and logged by the client.
 """
 
@@ -16,10 +17,13 @@ class Outbox:
         self.max_items = max_items
         self.candles: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
         self.trades: deque[dict[str, Any]] = deque()
+        self.markets: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.dropped_candles = 0
         self.dropped_trades = 0
+        self.dropped_markets = 0
 
     def __len__(self) -> int:
+        """Candles and trades; market snapshots, one per token at most, have a bound of their own."""
         return len(self.candles) + len(self.trades)
 
     def add_update(self, update: dict[str, Any]) -> None:
@@ -42,6 +46,9 @@ class Outbox:
                                      "correction": correction or was_correction, "candle": candle}
         # New trades, and removed ones as {..., "removed": true}, in chain-event order.
         self.trades.extend(update.get("trades") or ())
+        if "market" in update:
+            self.markets.pop(token, None)
+            self.markets[token] = {"chain_id": chain, "token": token, "market": update["market"]}
         self._bound()
 
     def requeue(self, candles: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:
@@ -64,6 +71,18 @@ class Outbox:
         self.trades.clear()
         return candles, trades
 
+    def drain_markets(self) -> list[dict[str, Any]]:
+        markets = list(self.markets.values())
+        self.markets.clear()
+        return markets
+
+    def requeue_markets(self, markets: list[dict[str, Any]]) -> None:
+        for msg in reversed(markets):
+            if msg["token"] not in self.markets:
+                self.markets[msg["token"]] = msg
+                self.markets.move_to_end(msg["token"], last=False)
+        self._bound()
+
     def _bound(self) -> None:
         while len(self.trades) and len(self) > self.max_items:
             self.trades.popleft()
@@ -71,7 +90,10 @@ class Outbox:
         while len(self.candles) > self.max_items:
             self.candles.popitem(last=False)
             self.dropped_candles += 1
+        while len(self.markets) > self.max_items:
+            self.markets.popitem(last=False)  # the oldest snapshots: a newer one follows with the next change
+            self.dropped_markets += 1
 
     @property
     def dropped(self) -> int:
-        return self.dropped_candles + self.dropped_trades
+        return self.dropped_candles + self.dropped_trades + self.dropped_markets

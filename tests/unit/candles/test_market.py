@@ -65,5 +65,6 @@ def test_the_table_stores_the_wire_form_as_before() -> None:
                         "r": []}, option=orjson.OPT_SORT_KEYS)
     state = decode_state(old)
     assert state.market == {**meta, **settled}
-    assert encode_state(state) == old
+    # Written again with the (empty) windows a value of that time had none of.
+    assert orjson.loads(encode_state(state)) == {**orjson.loads(old), "w": {"m": [], "b": None, "t": {}, "a": None}}
     assert TokenState().market == {}
