@@ -165,6 +165,7 @@ def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeo
     check = subprocess.run([sys.executable, "-m", "pads_stream", "check", "--no-progress"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=600)
     summary = (check.stdout.strip().splitlines() or ["?"])[-1]
+    (workdir / "check.txt").write_text(check.stdout + check.stderr)  # kept with the run's logs when it fails
     differences = summary.split(":")[-1].strip() if "differences" in summary else summary
     return Result(workers, w.tokens, w.trades, done - abs(first), max(s[0] for s in stats.values()),
                   sum(s[1] for s in stats.values()), differences, from_start=first < 0)

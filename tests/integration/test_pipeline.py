@@ -48,7 +48,8 @@ def test_candles_equal_the_chain_and_reach_the_backend(deployment: Deployment) -
     rng = random.Random(20261124)
     curves = [d.pad.create_curve(f"Token {i}", f"TK{i}") for i in range(3)]
     now = d.pad.w3.eth.get_block("latest")["timestamp"]
-    start = next_boundary(now, 3600) - 200
+    # 200 s before an hour boundary, and never before the chain's latest block.
+    start = next_boundary(now + 200, 3600) - 200
     # The first third is mined before the bridge runs (backfill), the rest while it follows.
     ts = drive(d.pad, curves, 80, start, rng)
     d.start_bridge()
