@@ -47,7 +47,9 @@ def test_candles_and_udf_history_equal_the_chain_for_every_interval(deployment: 
     now = d.pad.w3.eth.get_block("latest")["timestamp"]
     d.start_bridge()
     d.start_worker(OHLCV_INTERVALS=INTERVALS)
-    drive(d.pad, curves, 90, next_boundary(now, 14400) - 150, rng, jump_to=next_boundary(now, 86400))
+    # 150 s before a 4-hour boundary, never before the chain's latest block.
+    start = next_boundary(now + 150, 14400) - 150
+    drive(d.pad, curves, 90, start, rng, jump_to=next_boundary(start, 86400))
     trades = oracle.chain_trades(d.pad.w3, d.env["BONDING_CURVE_FACTORY_ADDRESS"])
     for seconds in (60, 3600, 14400, 86400):
         assert len({t.ts - t.ts % seconds for t in trades}) > 1, f"trades never cross a {seconds}s edge"
