@@ -1,27 +1,40 @@
 """The token list (pure): sort orders over the market snapshots, and keyset cursors.
 
-Served today: `created` (newest curve first) and `graduated` (graduated tokens only, most
-recent graduation first), from the market hashes. `volume_24h`, `market_cap` and `progress`
-need rankings the worker does not write yet: they answer 400 "not available yet".
+All from the market hashes: `created` (newest curve first), `graduated` (graduated tokens
+only, most recent graduation first), `volume_24h` (largest ETH volume over the 24h window
+first), `market_cap` (largest first, tokens that traded), `progress` (furthest along first,
+tokens still on their curve). Ties go to the newest token. Decimal fields are compared
+exactly (scaled to integers of 10^-18), not as the doubles of the Redis rankings.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import BadRequest
 
 SORTS = ("created", "volume_24h", "market_cap", "progress", "graduated")
-AVAILABLE = ("created", "graduated")
-CURSOR = re.compile(r"(-?[0-9]{1,20})\.(-?[0-9]{1,20})\.(0x[0-9a-f]{40})")
+AVAILABLE = SORTS
+CURSOR = re.compile(r"(-?[0-9]{1,60})\.(-?[0-9]{1,20})\.(0x[0-9a-f]{40})")
 Key = tuple[int, int, str]
 
 
 def _int(market: dict[str, str], field: str) -> int:
     v = market.get(field, "")
     return int(v) if v.isdigit() else 0
+
+
+def _scaled(market: dict[str, str], field: str) -> int | None:
+    v = market.get(field)
+    if v is None:
+        return None
+    try:
+        return int(Decimal(v).scaleb(18))
+    except InvalidOperation:
+        return None
 
 
 def sort_key(sort: str, token: str, market: dict[str, str]) -> Key | None:
@@ -32,7 +45,16 @@ def sort_key(sort: str, token: str, market: dict[str, str]) -> Key | None:
         if market.get("graduated") != "1":
             return None
         return (-_int(market, "graduated_at"), -_int(market, "graduated_block"), token)
-    raise BadRequest(f"sort: {sort!r} is not available yet; available: {', '.join(AVAILABLE)}", "sort")
+    created = -_int(market, "created_at")
+    if sort == "volume_24h":
+        return (-_int(market, "volume_eth_24h"), created, token)
+    if sort == "market_cap":
+        cap = _scaled(market, "market_cap_eth")
+        return None if cap is None else (-cap, created, token)
+    if sort == "progress":
+        progress = _scaled(market, "curve_progress")
+        return None if progress is None or market.get("graduated") == "1" else (-progress, created, token)
+    raise BadRequest(f"sort: {sort!r} is not one of {', '.join(SORTS)}", "sort")
 
 
 def encode_cursor(key: Key) -> str:

@@ -135,6 +135,7 @@ class BatchFolder:
         self.dirty: set[bytes] = set()
         self.updates: dict[bytes, TokenUpdate] = {}
         self.live: dict[bytes, dict[int, Candle]] = {}  # open candles a trade touched, not emitted yet
+        self.settled: set[bytes] = set()  # tokens whose final trades moved in this batch
 
     def run(self, messages: Iterable[Message]) -> Outcome:
         out = Outcome()
@@ -166,8 +167,9 @@ class BatchFolder:
         for key, upd in self.updates.items():
             t = self.positions[self.partition_of[key]]["time"]
             state = self.states[key]
-            out.updates.append(upd.build(self.chain_id, key.decode(), state.snapshot(t, self.params),
-                                         expired_before(state, self.retention)))
+            # Cutoffs move only when final trades do: written by the update of that settle.
+            expired = expired_before(state, self.retention) if key in self.settled else None
+            out.updates.append(upd.build(self.chain_id, key.decode(), state.snapshot(t, self.params), expired))
         self._index_windows()
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, Deferred(encode_state, self.states[key])))
@@ -367,4 +369,5 @@ class BatchFolder:
                 self.dirty.add(key)
                 self.windows_check.add(key)
                 self._update(key)  # its final trades moved: so did the candles it keeps (retention)
+                self.settled.add(key)
             self._track_pending(m.partition, key, state)

@@ -111,7 +111,7 @@ def test_candles_keep_prices_as_strings_and_fill_marks_empty_buckets(api: TestCl
     (f"/v1/tokens/{OTHER}", 404, "token"),
     (f"/v1/tokens/{OTHER}/trades", 404, "token"),
     (f"/v1/tokens/{TOKEN}/trades?limit=501", 400, "limit"),
-    ("/v1/tokens?sort=volume_24h", 400, "sort"),
+    ("/v1/tokens?sort=hottest", 400, "sort"),
     ("/v1/tokens?sort=hot", 400, "sort"),
     ("/v1/tokens?limit=0", 400, "limit"),
     ("/v1/tokens?cursor=zzz", 400, "cursor"),

@@ -42,11 +42,29 @@ def test_graduated_lists_only_graduated_tokens_latest_first() -> None:
     assert [i["token"] for i in items] == [addr(4), addr(2)] and nxt is None
 
 
-@pytest.mark.parametrize("sort", ["volume_24h", "market_cap", "progress"])
-def test_rankings_not_written_yet_are_400(sort: str) -> None:
+RANKED = {
+    addr(1): {"created_at": "100", "volume_eth_24h": "5", "market_cap_eth": "10.5", "curve_progress": "20"},
+    addr(2): {"created_at": "300", "volume_eth_24h": "900000000000000000000000", "market_cap_eth": "10.25",
+              "curve_progress": "100", "graduated": "1"},
+    addr(3): {"created_at": "200", "volume_eth_24h": "5", "curve_progress": "0"},  # never traded: no market cap
+}
+
+
+@pytest.mark.parametrize(("sort", "order"), [
+    ("volume_24h", [addr(2), addr(3), addr(1)]),  # ties: the newer token first
+    ("market_cap", [addr(1), addr(2)]),  # exact decimals, only tokens that traded
+    ("progress", [addr(1), addr(3)]),  # only tokens still on their curve
+])
+def test_rankings_from_the_market_fields(sort: str, order: list[str]) -> None:
+    assert [i["token"] for i in page(RANKED, sort, 10, None)[0]] == order
+    first, cursor = page(RANKED, sort, 1, None)
+    assert cursor is not None and [i["token"] for i in page(RANKED, sort, 10, cursor)[0]] == order[1:]
+
+
+def test_unknown_sort_is_400() -> None:
     with pytest.raises(BadRequest) as e:
-        page(DIRECTORY, sort, 10, None)
-    assert e.value.param == "sort" and "not available yet" in e.value.message
+        page(DIRECTORY, "hot", 10, None)
+    assert e.value.param == "sort"
 
 
 @pytest.mark.parametrize("cursor", ["x", "1.2", "1.2.0xZZ", "1.2." + "0x" + "A" * 40, ""])
