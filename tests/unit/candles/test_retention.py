@@ -28,7 +28,7 @@ def fold(pairs: list[tuple[bytes, bytes]], size: int) -> dict[tuple[str, int], s
             logs[p].append(Message(p, len(logs[p]), key, value))
     table: dict[tuple[int, bytes], bytes] = {}
     redis: dict[str, set[int]] = {}
-    for p, ms in logs.items():
+    for ms in logs.values():
         for i in range(0, len(ms), size):
             out = BatchFolder(lambda part, k: table.get((part, k)), 31337, INTERVALS, retention=RETENTION).run(
                 ms[i:i + size])
