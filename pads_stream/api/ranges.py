@@ -51,18 +51,27 @@ def empty_bucket(t: int, close: str, final: bool) -> dict[str, Any]:
 
 
 def fill(candles: list[dict[str, Any]], seconds: int, keep: int, lo: int | None = None,
-         prev: dict[str, Any] | None = None, truncated: bool = False) -> list[dict[str, Any]]:
+         prev: dict[str, Any] | None = None, truncated: bool = False, hi: int | None = None,
+         nxt: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Candles (oldest first) with the empty buckets between them, the newest `keep` of them.
 
     An empty bucket repeats the previous candle's close with volumes 0 and `"filled": true`;
     it is final when the next real candle is (no reorg can put a trade before a final one).
     Buckets from `lo` to the first candle are filled only from `prev`, the candle before the
     range, and only when the read was not `truncated`: there is never a bar before the first
-    trade. Nothing is added after the last candle. Built newest first, so a long gap costs
-    at most `keep` buckets.
+    trade. Buckets from the last candle (or `prev`) up to `hi` are filled only when `nxt`, the
+    candle after the range, exists: nothing is added after the last trade. Built newest first,
+    so a long gap costs at most `keep` buckets.
     """
     out: list[dict[str, Any]] = []
     newer: dict[str, Any] | None = None
+    base = candles[-1] if candles else prev
+    if hi is not None and nxt is not None and base is not None:
+        # the range ends inside a gap between trades: its buckets up to `hi` are in that gap
+        t = hi - hi % seconds
+        while t > base["t"] and (lo is None or t >= lo) and len(out) < keep:
+            out.append(empty_bucket(t, base["close"], nxt["final"]))
+            t -= seconds
     for c in reversed(candles):
         if newer is not None:
             t = newer["t"] - seconds

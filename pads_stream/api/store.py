@@ -15,8 +15,9 @@ from redis.exceptions import RedisError
 from ..mirror.keys import candles_key, market_key, tokens_key, trades_key
 from .errors import Unavailable
 
-# A token unknown on the chain answers nil; otherwise the newest `limit` members in [lo, hi]
-# and, when there is a lower bound, the newest member below it.
+# A token unknown on the chain answers nil; otherwise the newest `limit` members in [lo, hi],
+# when there is a lower bound the newest member below it, and when asked for (ARGV[5] == '1')
+# and there is an upper bound the oldest member above it.
 CANDLES = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return false end
 local rows = redis.call('ZREVRANGEBYSCORE', KEYS[2], ARGV[2], ARGV[3], 'LIMIT', 0, tonumber(ARGV[4]))
@@ -24,7 +25,11 @@ local prev = {}
 if ARGV[3] ~= '-inf' then
   prev = redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '-inf', 'LIMIT', 0, 1)
 end
-return {rows, prev}
+local nxt = {}
+if ARGV[5] == '1' and ARGV[2] ~= '+inf' then
+  nxt = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], '+inf', 'LIMIT', 0, 1)
+end
+return {rows, prev, nxt}
 """
 MARKET = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return false end
@@ -55,16 +60,17 @@ class Store:
     async def close(self) -> None:
         await self.redis.aclose()
 
-    async def candles(self, token: str, interval: str, lo: int | None, hi: int | None,
-                      limit: int) -> tuple[list[bytes], bytes | None] | None:
-        """(members oldest first, the member before `lo`), or None for an unknown token."""
-        args = [token, "+inf" if hi is None else hi, "-inf" if lo is None else lo, limit]
+    async def candles(self, token: str, interval: str, lo: int | None, hi: int | None, limit: int,
+                      after: bool = False) -> tuple[list[bytes], bytes | None, bytes | None] | None:
+        """(members oldest first, the member before `lo`, with `after` the member after `hi`),
+        or None for an unknown token."""
+        args = [token, "+inf" if hi is None else hi, "-inf" if lo is None else lo, limit, "1" if after else "0"]
         out = await self._call(self._candles, [self.tokens_key, candles_key(self.prefix, token, interval)], args)
         if out is None:
             return None
-        rows, prev = out
+        rows, prev, nxt = out
         rows.reverse()
-        return rows, (prev[0] if prev else None)
+        return rows, (prev[0] if prev else None), (nxt[0] if nxt else None)
 
     async def market(self, token: str) -> dict[str, str] | None:
         out = await self._call(self._market, [self.tokens_key, market_key(self.prefix, token)], [token])

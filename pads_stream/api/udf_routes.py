@@ -86,7 +86,7 @@ async def history(request: Request) -> Response:
     got = await st.store.candles(t, label(seconds), plan.lo, plan.hi, plan.limit)
     if got is None:
         raise NotFound(f"symbol: {t} is not known on chain {s.chain_id}", "symbol")
-    rows, prev = got
+    rows, prev, _ = got
     next_time = udf.member_time(prev) if prev is not None else None
     return JSON(udf.history(rows, next_time))
 

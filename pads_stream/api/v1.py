@@ -67,15 +67,16 @@ async def candles(request: Request) -> Response:
     plan = ranges.plan_range(seconds, params.integer(q.get("from"), "from", 0), params.integer(q.get("to"), "to", 0),
                              params.integer(q.get("countback"), "countback"), s.api_max_bars)
     filled = params.boolean(q.get("fill"), "fill")
-    got = await st.store.candles(t, label(seconds), plan.lo, plan.hi, plan.limit)
+    got = await st.store.candles(t, label(seconds), plan.lo, plan.hi, plan.limit, after=filled)
     if got is None:
         raise NotFound(f"token: {t} is not known on chain {s.chain_id}", "token")
-    rows, prev = got
+    rows, prev, nxt = got
     head = b'{"token":"%s","interval":"%s","candles":' % (t.encode(), label(seconds).encode())
     if not filled:
         return raw_json(head + splice_array(rows) + b"}")
     out = ranges.fill([orjson.loads(r) for r in rows], seconds, plan.keep, plan.lo,
-                      orjson.loads(prev) if prev else None, truncated=len(rows) >= plan.limit)
+                      orjson.loads(prev) if prev else None, truncated=len(rows) >= plan.limit, hi=plan.hi,
+                      nxt=orjson.loads(nxt) if nxt else None)
     return raw_json(head + orjson.dumps(out) + b"}")
 
 

@@ -16,7 +16,10 @@ from tests.integration.conftest import backend, deployment, kafka, redis_server,
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: Playwright's sync API runs an event loop in this thread while it is open, and
+# every later test that calls asyncio.run() would fail with "cannot be called from a running
+# event loop" (35 unit and integration tests did, in a whole-suite run).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")

@@ -118,6 +118,9 @@
     const token = state.token, interval = state.interval;
     const body = await api(`/v1/tokens/${token}/candles?interval=${interval}&from=${from}`);
     if (token !== state.token || interval !== state.interval) return;
+    // A full page is the newest bars from `from` on, not all of them: after a long outage the
+    // bars between would be missing. Load the series again instead.
+    if (body.candles.length >= state.config.max_bars) return reload("reconnected after more than a page of bars");
     state.raw = raw.filter((c) => c.t < from).concat(body.candles);
     setAll(); // may change bars before the last one: update() cannot
     state.refetches += 1;

@@ -32,14 +32,15 @@ class FakeStore:
         self.series = {(TOKEN, "1m"): {60: candle(60, "1"), 180: candle(180, "2"), 240: candle(240, "3", False)}}
         self.trade_rows = {TOKEN: {trade_score(5, i): orjson.dumps({"block_number": 5, "log_index": i}) for i in range(4)}}
 
-    async def candles(self, token: str, interval: str, lo: int | None, hi: int | None,
-                      limit: int) -> tuple[list[bytes], bytes | None] | None:
+    async def candles(self, token: str, interval: str, lo: int | None, hi: int | None, limit: int,
+                      after: bool = False) -> tuple[list[bytes], bytes | None, bytes | None] | None:
         if token not in self.markets:
             return None
         s = self.series.get((token, interval), {})
         inside = [t for t in sorted(s) if (lo is None or t >= lo) and (hi is None or t <= hi)][-limit:]
         below = [t for t in sorted(s) if lo is not None and t < lo]
-        return [s[t] for t in inside], (s[below[-1]] if below else None)
+        above = [t for t in sorted(s) if after and hi is not None and t > hi]
+        return [s[t] for t in inside], (s[below[-1]] if below else None), (s[above[0]] if above else None)
 
     async def market(self, token: str) -> dict[str, str] | None:
         return self.markets.get(token)
@@ -96,6 +97,25 @@ def test_candles_keep_prices_as_strings_and_fill_marks_empty_buckets(api: TestCl
     assert [(c["t"], c["close"], c.get("filled", False)) for c in filled] == [
         (60, "1", False), (120, "1", True), (180, "2", False), (240, "3", False)]
     assert filled[1]["volume_eth"] == "0" and filled[1]["final"] is True
+
+
+@pytest.mark.parametrize("query, expected", [
+    # `to` inside the gap 60..180: its buckets up to `to` lie between two trades
+    ("from=0&to=120", [(60, "1", False), (120, "1", True)]),
+    ("from=0&to=179", [(60, "1", False), (120, "1", True)]),
+    ("countback=3&to=150", [(60, "1", False), (120, "1", True)]),
+    # the whole range inside that gap: filled from the candle before it
+    ("from=100&to=150", [(120, "1", True)]),
+    # nothing after the last trade, nothing before the first
+    ("from=250&to=400", []),
+    ("from=0&to=59", []),
+    ("from=0&to=1000", [(60, "1", False), (120, "1", True), (180, "2", False), (240, "3", False)]),
+])
+def test_fill_reaches_to_when_a_trade_follows(api: TestClient, query: str,
+                                              expected: list[tuple[int, str, bool]]) -> None:
+    r = api.get(f"/v1/tokens/{TOKEN}/candles?interval=1m&fill=true&{query}")
+    assert r.status_code == 200, r.text
+    assert [(c["t"], c["close"], c.get("filled", False)) for c in r.json()["candles"]] == expected
 
 
 @pytest.mark.parametrize("path, status, param", [

@@ -79,6 +79,33 @@ def test_fill_rules(candles: list[dict[str, Any]], keep: int, lo: int | None, pr
     assert shape(fill(candles, 60, keep, lo, prev, truncated)) == expected
 
 
+@pytest.mark.parametrize("candles, keep, lo, prev, hi, nxt, expected", [
+    # `hi` inside a gap with a trade after it: filled up to `hi` (its bucket) from the last close
+    ([c(60, "1")], 10, 0, None, 240, c(300, "2"), [(60, "1", False), (120, "1", True), (180, "1", True),
+                                                   (240, "1", True)]),
+    ([c(60, "1")], 10, 0, None, 250, c(300, "2"), [(60, "1", False), (120, "1", True), (180, "1", True),
+                                                   (240, "1", True)]),
+    # no trade after the range: nothing after the last trade
+    ([c(60, "1")], 10, 0, None, 240, None, [(60, "1", False)]),
+    # the whole range in a gap: filled from the candle before it
+    ([], 10, 120, c(0, "0.5"), 240, c(600, "2"), [(120, "0.5", True), (180, "0.5", True), (240, "0.5", True)]),
+    # ... but never before the first trade
+    ([], 10, 120, None, 240, c(600, "2"), []),
+    # countback (no lower bound): the newest `keep` buckets, the ones up to `hi` first
+    ([c(60, "1"), c(120, "2")], 3, None, None, 300, c(360, "3"), [(180, "2", True), (240, "2", True),
+                                                                   (300, "2", True)]),
+    ([c(60, "1")], 2, 0, None, 600, c(900, "2"), [(540, "1", True), (600, "1", True)]),
+])
+def test_fill_up_to_the_range_end(candles: list[dict[str, Any]], keep: int, lo: int | None,
+                                  prev: dict[str, Any] | None, hi: int, nxt: dict[str, Any] | None,
+                                  expected: list[tuple[int, str, bool]]) -> None:
+    assert shape(fill(candles, 60, keep, lo, prev, hi=hi, nxt=nxt)) == expected
+
+
+def test_buckets_up_to_the_range_end_take_the_next_candles_finality() -> None:
+    assert [b["final"] for b in fill([c(0, "1")], 60, 10, 0, hi=60, nxt=c(120, "2", final=False))] == [True, False]
+
+
 def test_filled_bucket_has_zero_volumes_and_the_next_candles_finality() -> None:
     out = fill([c(0, "1.5", final=True), c(180, "2", final=False)], 60, 10)
     gap = out[1]
