@@ -20,7 +20,7 @@ class DeadLetters:
 
     async def __call__(self, msg: Message, stage: str, reason: str) -> None:
         value: object = msg.value
-        raw = value if isinstance(value, bytes) else bytes(str(value), "utf-8")
+        raw = value if isinstance(value, bytes) else b""  # a tombstone has none
         log.warning("%s: dead-lettering %s[%d]@%d: %s", stage, self.topic, msg.partition, msg.offset, reason)
         await self.send(msg.key, orjson.dumps({
             "stage": stage, "reason": reason, "topic": self.topic, "partition": msg.partition,

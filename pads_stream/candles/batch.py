@@ -150,6 +150,10 @@ class BatchFolder:
                 continue
             pos["next"] = m.offset + 1
             try:
+                if not isinstance(m.value, bytes):
+                    # Folding it would raise TypeError on every redelivery: the partition would stop.
+                    raise DecodeError("a record with no value (a tombstone)" if m.value is None
+                                      else f"a value of type {type(m.value).__name__}, not bytes")
                 msg = parse_message(m.value)
                 if msg.chain_id != self.chain_id:
                     raise DecodeError(f"message of chain {msg.chain_id} on a worker for chain {self.chain_id}")

@@ -93,7 +93,7 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     return asyncio.run(_read_all(bootstrap, topic))
 
 
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -103,5 +103,5 @@ async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes
         await producer.stop()
 
 
-def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]]) -> None:
     asyncio.run(_produce(bootstrap, topic, messages))

@@ -95,3 +95,21 @@ def test_undecodable_logs_go_to_dead_letters_and_the_worker_keeps_going(deployme
     assert any("expected 3 topics" in r for r in reasons), reasons
     originals = {orjson.loads(v)["value"] for _, v in letters}
     assert "{not json" in originals
+
+
+def test_a_tombstone_is_dead_lettered_and_the_partition_keeps_moving(deployment: Deployment) -> None:
+    """A record with a null value used to raise TypeError out of the folder on every redelivery:
+    the partition stopped for good."""
+    d = deployment
+    curve = d.pad.create_curve("Tomb", "TOMB")
+    d.start_worker()
+    produce(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["RAW_LOG_TOPIC"], [(curve.token.encode(), None)])
+    d.start_bridge()
+    for i in range(3):
+        d.pad.buy(curve, d.pad.accounts[2 + i], 10**17)
+    assert_exact(d, timeout=60)  # the token's partition, which holds the tombstone, moved past it
+    letters = wait_for(lambda: read_topic(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["DEAD_LETTER_TOPIC"]), 30,
+                       "the tombstone's dead letter")
+    letter = orjson.loads(letters[0][1])
+    assert letter["reason"] == "a record with no value (a tombstone)" and letter["value"] == ""
+    assert letters[0][0] == curve.token.encode()

@@ -352,3 +352,11 @@ def test_a_pending_set_lost_in_an_interruption_is_repaired_when_the_logs_come_ag
     world.fold(logs)  # redelivered, with the marker that finalizes every trade
     assert world.candles and all(orjson.loads(c)["final"] for c in world.candles.values())
     assert (0, pending_key(0)) not in world.table
+
+
+def test_a_tombstone_is_dead_lettered_and_the_rest_applies() -> None:
+    pairs = [(k, v) for k, v in messages(Workload(trades=2, tokens=1)) if k != MARKER_KEY]
+    batch = [message(0, 0, *pairs[0]), Message(0, 1, pairs[1][0], None), message(0, 2, *pairs[2])]  # type: ignore[arg-type]
+    out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS).run(batch)
+    assert out.dead == [(1, "a record with no value (a tombstone)")]
+    assert out.updates[0]["market"]["trades"] == "1" and not out.gaps and not out.held
