@@ -3,10 +3,19 @@ Trade/Graduated logs of curves that factory created. Anything else is ignored.""
 
 from __future__ import annotations
 
+import logging
+
 from pads_stream.chain.topics import CURVE_CREATED_TOPIC, GRADUATED_TOPIC, TRADE_TOPIC, topic_address
 from pads_stream.errors import DecodeError
 
+logger = logging.getLogger(__name__)
+
 CURVE_TOPICS = (TRADE_TOPIC, GRADUATED_TOPIC)
+
+
+def log_field(log: dict[str, object], name: str) -> object:
+    value = log.get(name)
+    return value.hex() if isinstance(value, bytes) else value
 
 
 class CurveRegistry:
@@ -23,7 +32,11 @@ class CurveRegistry:
                 continue
             try:
                 self.curves.add(topic_address(topics[2]))  # type: ignore[index]
-            except (DecodeError, IndexError):
+            except (DecodeError, IndexError) as exc:
+                # The factory emitted it, so it is not noise: say so, the curve's logs will be ignored.
+                logger.warning("skipping a malformed CurveCreated of the factory at block %s, log %s (tx %s): %s",
+                            log_field(log, "blockNumber"), log_field(log, "logIndex"),
+                            log_field(log, "transactionHash"), exc or "no curve topic")
                 continue
             kept.append(log)
         return kept

@@ -60,6 +60,7 @@ class Pusher:
                                        serializer=PushPacket)
         self.connected = False
         self.last_error: str | None = None
+        self._refusal: str | None = None  # the backend's reason for refusing the current attempt
         self.sent = 0
         self._reported_drops = 0
         self._task: asyncio.Task[None] | None = None
@@ -110,25 +111,28 @@ class Pusher:
 
     async def _on_connect_error(self, data: Any) -> None:
         self.connected = False
-        self.last_error = str(data.get("message") if isinstance(data, dict) else data)
+        self.last_error = self._refusal = str(data.get("message") if isinstance(data, dict) else data)
         log.error("socket.io backend %s refused the listener on %s: %s", self.url, self.namespace,
                   self.last_error)
 
     async def _connect(self) -> None:
         delay = 0.2
         while not self.connected:
+            self._refusal = None
             try:
                 await self.sio.connect(self.url, namespaces=[self.namespace], auth={"token": self.token},
                                        transports=["websocket"], wait_timeout=5)
                 self.connected = self.sio.connected
             except socketio.exceptions.ConnectionError as exc:
-                self.last_error = self.last_error or str(exc)
+                # This attempt's reason: the backend's refusal when it gave one (the exception
+                # then only says a namespace failed), else the exception's.
+                self.last_error = self._refusal or str(exc)
                 log.error("socket.io connect to %s failed (%s); retrying in %.1fs", self.url,
                           self.last_error, delay)
                 try:
                     await self.sio.disconnect()
-                except Exception:  # noqa: BLE001 - best effort cleanup before retrying
-                    pass
+                except Exception as cleanup:  # noqa: BLE001 - cleanup before a retry must not end the loop
+                    log.debug("socket.io cleanup after a failed connect: %r", cleanup)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

@@ -3,6 +3,7 @@ of curves that factory created. Impostors and unknown topics are not forwarded."
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -88,3 +89,13 @@ def test_learn_keeps_order_and_accumulates() -> None:
     logs = [created(), created(second), created()]
     assert reg.learn(logs) == logs
     assert reg.curves == {CURVE, second}
+
+
+def test_a_malformed_curve_created_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    reg = CurveRegistry(FACTORY)
+    bad = {"address": FACTORY, "topics": [CURVE_CREATED_TOPIC, "0x" + "00" * 32], "blockNumber": "0x7",
+           "logIndex": "0x1", "transactionHash": "0x" + "ab" * 32}
+    with caplog.at_level(logging.WARNING, logger="bridge.registry"):
+        assert reg.learn([bad]) == []
+    assert reg.curves == set()
+    assert "malformed CurveCreated" in caplog.text and "block 0x7" in caplog.text
