@@ -138,7 +138,8 @@ def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
     ensure_topics_blocking(settings.kafka_bootstrap_servers,
                            [settings.raw_log_topic, settings.dead_letter_topic, changelog],
-                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
+                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,),
+                           forever=(settings.raw_log_topic,))
 
 
 @app.task
