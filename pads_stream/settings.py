@@ -65,6 +65,8 @@ class WorkerSettings(CommonSettings):
         default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
+    # /ready answers 200 only with at most this many raw-log messages left to apply.
+    ready_max_lag: int = Field(1000, alias="READY_MAX_LAG", ge=0)
     # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.
     session_timeout_s: float = Field(30.0, alias="KAFKA_SESSION_TIMEOUT_S", ge=6, le=300)
     # How long the broker may hold a fetch for partitions with nothing new (Faust fixes 1,500).
