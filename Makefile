@@ -21,6 +21,7 @@ lint: setup
 	.venv/bin/ruff check pads_stream bridge simulator stack tests benchmarks
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+	promtool check rules stack/prometheus/alerts.yml
 
 # Throughput, memory, CPU and latency on a local stack; see benchmarks/README.md.
 bench: setup

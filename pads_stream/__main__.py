@@ -22,7 +22,8 @@ REPLAY_HELP = """\
 Rebuilds the token-state table, its changelog and the Redis namespace from the raw-log topic.
 
 Stop every worker of the group first: replay refuses while the consumer group (APP_ID) has
-active members, and lists them. Then, after a confirmation (--yes skips it; without a
+active members, and lists them. It also refuses when Kafka's retention deleted the raw-log
+topic's first logs, since it would rebuild a partial history (--partial goes on anyway). Then, after a confirmation (--yes skips it; without a
 terminal on stdin, --yes is required), it:
 
   1. resets the group's committed offsets on RAW_LOG_TOPIC to the beginning of every
@@ -73,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="rebuild everything from the raw-log topic (see replay --help)",
                        description=REPLAY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    r.add_argument("--partial", action="store_true",
+                   help="replay even when Kafka's retention deleted the topic's first logs (refused otherwise)")
     r.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds (default 3600)")
     r.add_argument("--namespace", help="Redis namespace to rebuild (default: REDIS_NAMESPACE)")
     r.add_argument("--app-id", help="Faust app id, i.e. consumer group and changelog prefix (default: APP_ID)")
@@ -115,7 +118,7 @@ async def _dispatch(args: argparse.Namespace, s: WorkerSettings, env: dict[str, 
         return 1 if report.differences else 0
     from .ops.replay import run_replay
 
-    await run_replay(s, args.yes, args.timeout, env)
+    await run_replay(s, args.yes, args.timeout, env, args.partial)
     return 0
 
 

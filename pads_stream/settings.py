@@ -74,6 +74,8 @@ class WorkerSettings(CommonSettings):
         default={1: 86400, 15: 3 * 86400, 30: 7 * 86400, 60: 30 * 86400, 300: 90 * 86400}, alias="CANDLE_RETENTION")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
+    # /ready answers 200 only with at most this many raw-log messages left to apply.
+    ready_max_lag: int = Field(1000, alias="READY_MAX_LAG", ge=0)
     # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.
     session_timeout_s: float = Field(30.0, alias="KAFKA_SESSION_TIMEOUT_S", ge=6, le=300)
     # How long the broker may hold a fetch for partitions with nothing new (Faust fixes 1,500).

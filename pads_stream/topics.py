@@ -13,6 +13,7 @@ import logging
 import threading
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from .errors import ConfigError
@@ -24,13 +25,37 @@ log = logging.getLogger(__name__)
 MAX_STATE_BYTES = 16 << 20
 
 
+# The raw-log topic is the source of truth `replay` and `check` rebuild from: it keeps every log.
+# Apache Kafka's default deletes them after 7 days, after which a replay rebuilds a partial
+# history without knowing it.
+FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def retention_problems(name: str, configs: dict[str, str]) -> list[str]:
+    """What makes `name` lose logs, as the fix to apply (pure)."""
+    out = []
+    ms, size = configs.get("retention.ms", "-1"), configs.get("retention.bytes", "-1")
+    if ms != "-1":
+        days = int(ms) / 86_400_000 if ms.lstrip("-").isdigit() else float("nan")
+        out.append(f"topic {name} deletes logs after {days:g} days (retention.ms={ms}): a replay or check after "
+                   f"that rebuilds a partial history; keep them with `kafka-configs.sh --alter --entity-type "
+                   f"topics --entity-name {name} --add-config retention.ms=-1`")
+    if size != "-1":
+        out.append(f"topic {name} deletes logs past {size} bytes per partition (retention.bytes={size}): set "
+                   "retention.bytes=-1")
+    return out
+
+
 def partition_problems(existing: dict[str, int], wanted: int) -> list[str]:
     return [f"topic {name} has {count} partitions, TOPIC_PARTITIONS is {wanted}"
             for name, count in sorted(existing.items()) if count != wanted]
 
 
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int, replication: int,
-                        timeout_s: float = 30.0, compacted: tuple[str, ...] = ()) -> None:
+                        timeout_s: float = 30.0, compacted: tuple[str, ...] = (),
+                        forever: tuple[str, ...] = ()) -> list[str]:
+    """Create what is missing (`compacted` ones compacted, `forever` ones keeping every record);
+    returns the problems of existing `forever` topics that delete records (also logged)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
@@ -39,7 +64,7 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
         for name in missing:
             try:
                 configs = ({"cleanup.policy": "compact", "max.message.bytes": str(MAX_STATE_BYTES)}
-                           if name in compacted else {})
+                           if name in compacted else dict(FOREVER) if name in forever else {})
                 await admin.create_topics([NewTopic(name, partitions, replication, topic_configs=configs)])
                 log.info("created topic %s with %d partitions", name, partitions)
             except TopicAlreadyExistsError:
@@ -51,8 +76,14 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
             if len(counts) == len(names) or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.1)
+        retention = []
+        for name in forever:
+            if name in counts:
+                retention += retention_problems(name, await topic_configs(admin, name))
     finally:
         await admin.close()
+    for problem in retention:
+        log.error("%s", problem)
     absent = sorted(set(names) - set(counts))
     if absent:
         raise ConfigError(f"KAFKA_BOOTSTRAP_SERVERS: topics {absent} still missing after {timeout_s:.0f}s")
@@ -60,15 +91,27 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
     if problems:
         raise ConfigError("; ".join(problems) + ": partition counts must match (recreate the topics or "
                           "set TOPIC_PARTITIONS to the existing count)")
+    return retention
 
 
-def ensure_topics_blocking(*args: object, **kwargs: object) -> None:
+async def topic_configs(admin: AIOKafkaAdminClient, name: str) -> dict[str, str]:
+    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    out: dict[str, str] = {}
+    for response in responses:
+        for resource in response.resources:
+            if resource[3] == name and not resource[0]:
+                out.update((entry[0], entry[1]) for entry in resource[4])
+    return out
+
+
+def ensure_topics_blocking(*args: object, **kwargs: object) -> list[str]:
     """For start-up hooks that run before the worker's event loop: run in a private loop."""
     error: list[BaseException] = []
+    result: list[str] = []
 
     def target() -> None:
         try:
-            asyncio.run(ensure_topics(*args, **kwargs))  # type: ignore[arg-type]
+            result.extend(asyncio.run(ensure_topics(*args, **kwargs)))  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             error.append(exc)
 
@@ -77,3 +120,4 @@ def ensure_topics_blocking(*args: object, **kwargs: object) -> None:
     t.join()
     if error:
         raise error[0]
+    return result

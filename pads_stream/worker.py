@@ -22,7 +22,8 @@ import faust
 from . import engine
 from .agents.candles import CandleAgent
 from .agents.deadletter import DeadLetters
-from .agents.health import worker_health
+from .agents.health import worker_health, worker_ready
+from .agents.metrics import WorkerMetrics
 from .agents.stats import STATS_EVERY_S
 from .engine.debug import task_dump
 from .engine.runtime import FaustAcks, KafkaOffsets, Worker, gap_recovery, recovered, run_candle_agent
@@ -119,6 +120,7 @@ token_state = app.Table(
     options={"write_buffer_size": 1 << 20, "max_write_buffer_number": 2, "block_cache_size": 1 << 20},
 )
 
+metrics = WorkerMetrics()
 table = PartitionTable(token_state)
 offsets = KafkaOffsets(settings.kafka_bootstrap_servers, settings.raw_log_topic)
 gaps = gap_recovery(app, settings.raw_log_topic, table, offsets)
@@ -128,9 +130,24 @@ candles = CandleAgent(
     sinks=sinks, dead_letter=DeadLetters(lambda key, value: dead_letters.send(key=key, value=value),
                                          settings.raw_log_topic),
     cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000, params=settings.market_params,
-    retention=settings.candle_retention)
+    retention=settings.candle_retention, metrics=metrics)
 run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size)
-register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, sinks),
+
+
+async def _ready() -> tuple[int, dict[str, Any]]:
+    status, body = await worker_ready(recovered(app), candles.deep_reorgs, sinks, candles.lag, settings.ready_max_lag)
+    metrics.ready.set(1 if status == 200 else 0)
+    return status, body
+
+
+def _sink_counts() -> None:
+    for sink in sinks.all:
+        for name, value in sink.counts().items():
+            metrics.sink.labels(sink.name, name).set(value)
+
+
+metrics.on_scrape(_sink_counts)
+register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, sinks), _ready, metrics.render,
                lambda: task_dump(app, settings.raw_log_topic, gaps))
 
 
@@ -139,7 +156,8 @@ def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
     ensure_topics_blocking(settings.kafka_bootstrap_servers,
                            [settings.raw_log_topic, settings.dead_letter_topic, changelog],
-                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,))
+                           settings.topic_partitions, settings.topic_replication, compacted=(changelog,),
+                           forever=(settings.raw_log_topic,))
 
 
 @app.task

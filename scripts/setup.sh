@@ -13,6 +13,8 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 python3 -c 'import ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # Debian's chromium for the chart page's browser tests (Playwright drives it; it never downloads one)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# Debian's prometheus: a real scraper for the metrics test, and promtool for `make lint`
+command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -27,7 +27,9 @@ from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
 from ..candles.flush import WriteBehind
 from ..candles.market import MarketParams
+from ..decode.events import TradeEvent
 from ..sinks import Sinks
+from .metrics import WorkerMetrics, reason_kind
 from .stats import AgentStats
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ class CandleAgent:
     def __init__(self, *, chain_id: int, intervals: tuple[int, ...], table: Table, acks: Acks, gaps: Gaps,
                  sinks: Sinks, dead_letter: DeadLetter, cache_size: int, flush_s: float,
                  params: MarketParams | None = None, retention: dict[int, int] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 metrics: WorkerMetrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.chain_id, self.intervals, self.params, self.retention = chain_id, intervals, params, retention
         self.table, self.acks, self.gaps, self.sinks = table, acks, gaps, sinks
         self.dead_letter = dead_letter
@@ -75,7 +77,19 @@ class CandleAgent:
         self.flush_s = flush_s
         self.clock = clock
         self.stats = AgentStats()
+        self.metrics = metrics
         self.deep_reorgs: list[str] = []
+        self.lag: dict[int, int] | None = None  # raw partition -> messages not applied yet; None: not measured
+        self.chain_time = 0  # block timestamp of the newest trade applied
+
+    def on_lag(self, lag: dict[int, int]) -> None:
+        if self.metrics is not None and self.lag is not None:
+            for gone in set(self.lag) - set(lag):
+                self.metrics.lag.remove(str(gone))
+        self.lag = lag
+        if self.metrics is not None:
+            for p, n in lag.items():
+                self.metrics.lag.labels(partition=str(p)).set(n)
 
     async def run(self, batches: Batches) -> None:
         """Consume `batches` (an empty one means the stream is idle, or paused for a rebalance
@@ -116,8 +130,11 @@ class CandleAgent:
             folded = time.perf_counter()
             stats.spent["fold"] += folded - started
             await self._deliver(messages, out)
-            stats.spent["deliver"] += time.perf_counter() - folded
+            delivered = time.perf_counter()
+            stats.spent["deliver"] += delivered - folded
             stats.add(logs=len(messages), batches=1, updates=len(out.updates))
+            if self.metrics is not None:
+                self._observe(messages, out, folded - started, delivered - folded)
         except BaseException:
             # States were changed in place, and the buffer encodes them when it flushes: the table
             # has what counts, and the logs of the buffered batches were not acked.
@@ -140,6 +157,32 @@ class CandleAgent:
         await self.sinks.deliver(out.updates)
         self.buffer.add(out.writes)
 
+    def _observe(self, messages: list[Message], out: Outcome, fold_s: float, deliver_s: float) -> None:
+        m = self.metrics
+        assert m is not None
+        m.logs.inc(len(messages))
+        m.batch.observe(len(messages))
+        m.stage.labels("fold").observe(fold_s)
+        m.stage.labels("deliver").observe(deliver_s)
+        m.updates.inc(len(out.updates))
+        for _, reason in out.dead:
+            m.dead.labels(reason_kind(reason)).inc()
+        if out.deep_reorgs:
+            m.deep_reorgs.inc(len(out.deep_reorgs))
+        if out.held:
+            m.released.inc(len(out.held))
+        now = time.time()
+        oldest = min((x.timestamp for x in messages if x.timestamp), default=0.0)
+        if oldest:
+            m.produce_to_redis.observe(max(0.0, now - oldest))
+        newest = max((u.trades[-1].ref.block_timestamp for u in out.updates
+                      if u.trades and isinstance(u.trades[-1], TradeEvent)), default=0)
+        if newest:
+            m.block_to_redis.observe(max(0.0, now - newest))
+            if newest > self.chain_time:
+                self.chain_time = newest
+                m.chain_time.set(newest)
+
     def flush(self, handles: list[Any]) -> None:
         """Write what the buffer holds, then ack the logs that led to it."""
         started = time.perf_counter()
@@ -152,6 +195,9 @@ class CandleAgent:
         self.stats.add(flushes=1, writes=len(writes))
         self.stats.spent["flush"] += took
         self.stats.spent["flush_max"] = max(self.stats.spent["flush_max"], took)
+        if self.metrics is not None:
+            self.metrics.stage.labels("flush").observe(took)
+            self.metrics.table_writes.inc(len(writes))
 
     def on_revoked(self) -> None:
         # A partition may come back after another worker changed its states.

@@ -1,6 +1,11 @@
-"""Worker health (pure over what it is given): 200 only when the table's first recovery is
-done, no reorg went deeper than FINALITY_DEPTH and every sink is healthy; 503 with the
-reasons otherwise."""
+"""Worker health and readiness (pure over what they are given).
+
+    /health  alive and sound: 200 only when the table's first recovery is done, no reorg went
+             deeper than FINALITY_DEPTH and every sink is healthy; 503 with the reasons.
+    /ready   all of that, and caught up: the raw-log messages not applied yet, over the
+             worker's partitions, are at most READY_MAX_LAG. A load balancer or a rollout waits
+             for it; an alert watches /health.
+"""
 
 from __future__ import annotations
 
@@ -21,4 +26,17 @@ async def worker_health(recovered: bool, deep_reorgs: list[str], sinks: Sinks) -
     body: dict[str, Any] = dict(sink_health.status)
     body["ok"] = not problems
     body["problems"] = problems
+    return (200 if not problems else 503), body
+
+
+async def worker_ready(recovered: bool, deep_reorgs: list[str], sinks: Sinks, lag: dict[int, int] | None,
+                       max_lag: int) -> tuple[int, dict[str, Any]]:
+    status, body = await worker_health(recovered, deep_reorgs, sinks)
+    problems = body["problems"]
+    if lag is None:
+        problems.append("consumer lag not measured yet")
+    elif sum(lag.values()) > max_lag:
+        problems.append(f"{sum(lag.values())} raw-log messages not applied yet (READY_MAX_LAG is {max_lag})")
+    body["lag"] = None if lag is None else {str(p): n for p, n in sorted(lag.items())}
+    body["ok"] = not problems
     return (200 if not problems else 503), body

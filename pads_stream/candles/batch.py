@@ -91,6 +91,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: float = 0.0  # Kafka's, in seconds (for latency metrics only)
 
 
 @dataclass(slots=True)

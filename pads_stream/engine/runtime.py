@@ -21,6 +21,7 @@ from .guard import ack_processed, release
 from .table import PartitionTable
 
 log = logging.getLogger(__name__)
+LAG_EVERY_S = 2.0  # consumer lag for /ready and the metrics: one end-offsets request per period
 
 
 class FaustAcks:
@@ -86,7 +87,8 @@ async def batches(stream: StreamT[bytes], table: PartitionTable, size: int,
     """Faust's events as the agent's messages, each with its event as the handle to ack."""
     async for events in ready_batches(stream, size, idle_s):
         table.saw(events)
-        yield [Message(e.message.partition, e.message.offset, e.key, e.value) for e in events], events  # type: ignore[arg-type]
+        yield [Message(e.message.partition, e.message.offset, e.key, e.value, e.message.timestamp or 0.0)  # type: ignore[arg-type]
+               for e in events], events
 
 
 def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable, agent: CandleAgent,
@@ -115,6 +117,13 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _close(sender: object, **_: object) -> None:
         await offsets.close()
+
+    @app.timer(LAG_EVERY_S)
+    async def _measure_lag() -> None:
+        assigned = sorted(gaps.assigned())
+        ends = await offsets.end(assigned) if assigned else {}
+        agent.on_lag({p: max(0, end - max(gaps.next_offset.get(p, -1), gaps.applied(p), 0))
+                      for p, end in ends.items()})
 
     return candles  # type: ignore[return-value]
 

@@ -194,6 +194,7 @@ class RedisMirror:
         self.apply = self.redis.register_script(APPLY)
         self.max_backoff = max_backoff
         self.written = 0
+        self.errors = 0  # failed attempts, each retried
 
     async def start(self) -> None:
         pass
@@ -210,6 +211,7 @@ class RedisMirror:
                 self.written += len(planned[0])
                 return
             except (RedisError, OSError) as exc:
+                self.errors += 1
                 log.error("redis mirror write of %d candles failed, retrying in %.1fs: %r",
                           len(planned[0]), delay, exc)
                 await asyncio.sleep(delay)
@@ -224,6 +226,9 @@ class RedisMirror:
     async def health(self) -> SinkHealth:
         problems = [] if await self.ping() else ["redis unreachable"]
         return SinkHealth(problems, {"redis_candles_written": self.written})
+
+    def counts(self) -> dict[str, float]:
+        return {"candles_written": self.written, "write_errors": self.errors}
 
     async def stop(self) -> None:
         await self.close()

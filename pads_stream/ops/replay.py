@@ -130,6 +130,11 @@ async def delete_namespace(url: str, prefix: str) -> int:
     return deleted
 
 
+def lost_history(p: Plan) -> list[str]:
+    """Partitions whose first logs Kafka's retention deleted: a replay cannot rebuild them."""
+    return [f"{tp.topic}[{tp.partition}] starts at offset {p.begin[tp]}" for tp in p.raw if p.begin[tp] > 0]
+
+
 def confirm(p: Plan, yes: bool) -> None:
     print(p.describe())
     if yes:
@@ -140,8 +145,16 @@ def confirm(p: Plan, yes: bool) -> None:
         raise OpsError("replay cancelled; nothing was changed")
 
 
-async def run_replay(s: WorkerSettings, yes: bool, timeout_s: float, env: dict[str, str]) -> None:
+async def run_replay(s: WorkerSettings, yes: bool, timeout_s: float, env: dict[str, str],
+                     partial: bool = False) -> None:
     p = await inspect(s)
+    lost = lost_history(p)
+    if lost and not partial:
+        raise OpsError("the raw-log topic no longer holds its first logs (" + "; ".join(lost) + "): deleted by "
+                       "Kafka's retention, so a replay would rebuild a partial history and drop what Redis has "
+                       "of the rest. Nothing was changed. Pass --partial to replay what is left anyway.")
+    if lost:
+        print("WARNING: replaying a partial history: " + "; ".join(lost), file=sys.stderr)
     confirm(p, yes)
     await reset_offsets(p)
     await recreate_changelog(p)

@@ -86,6 +86,10 @@ class Pusher:
                             "or slower than the stream)")
         return SinkHealth(problems, {"push": self.status()})
 
+    def counts(self) -> dict[str, float]:
+        return {"sent": self.sent, "queued": len(self.outbox), "dropped": self.outbox.dropped,
+                "connected": 1 if self.connected else 0}
+
     async def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
 

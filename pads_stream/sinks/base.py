@@ -43,6 +43,9 @@ class DurableSink(Protocol):
 
     async def health(self) -> SinkHealth: ...
 
+    def counts(self) -> dict[str, float]:
+        """Its own counters, for the metrics (`pads_sink{sink, count}`)."""
+
     async def stop(self) -> None: ...
 
 
@@ -55,6 +58,8 @@ class BestEffortSink(Protocol):
         """Never blocks: into a bounded buffer, dropping (and counting) past its bound."""
 
     async def health(self) -> SinkHealth: ...
+
+    def counts(self) -> dict[str, float]: ...
 
     async def stop(self) -> None: ...
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import orjson
 import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from pads_stream.decode.abi import TRADE_TOPIC
+from pads_stream.topics import topic_configs
 from stack import redis as local_redis
+from stack.process import ROOT
 
 from .conftest import Deployment, wait_for
 from .driver import produce, read_topic, trades_in_background
@@ -113,3 +121,59 @@ def test_a_tombstone_is_dead_lettered_and_the_partition_keeps_moving(deployment:
     letter = orjson.loads(letters[0][1])
     assert letter["reason"] == "a record with no value (a tombstone)" and letter["value"] == ""
     assert letters[0][0] == curve.token.encode()
+
+
+def test_the_raw_topic_keeps_every_log_and_replay_refuses_a_lost_history(deployment: Deployment) -> None:
+    """A replay rebuilds from the raw-log topic: it is created keeping every log, and a topic
+    that lost its first logs to retention is refused rather than rebuilt partially."""
+    d = deployment
+    curve = d.pad.create_curve("Kept", "KEPT")
+    d.start_bridge()
+    worker = d.start_worker()
+    d.pad.buy(curve, d.pad.accounts[2], 10**17)
+    assert_exact(d, timeout=60)
+    bootstrap, topic = d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["RAW_LOG_TOPIC"]
+    assert retention(bootstrap, topic) == ("-1", "-1")
+    worker.stop()
+    before = d.checksum()
+    delete_first_record(bootstrap, topic)
+    env = {**os.environ, **d.env}
+    out = subprocess.run([sys.executable, "-m", "pads_stream", "replay", "--yes"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "no longer holds its first logs" in out.stderr and f"{topic}[" in out.stderr
+    assert "--partial" in out.stderr
+    assert d.checksum() == before  # nothing was changed
+
+
+def retention(bootstrap: str, topic: str) -> tuple[str, str]:
+    async def read() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return await topic_configs(admin, topic)
+        finally:
+            await admin.close()
+
+    configs = asyncio.run(read())
+    return configs["retention.ms"], configs["retention.bytes"]
+
+
+def delete_first_record(bootstrap: str, topic: str) -> None:
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            partitions = {tp: 1 for tp in [TopicPartition(topic, p) for p in range(4)]}
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+            await consumer.start()
+            try:
+                ends = await consumer.end_offsets(list(partitions))
+            finally:
+                await consumer.stop()
+            busy = next(tp for tp, end in ends.items() if end > 1)
+            await admin.delete_records({busy: RecordsToDelete(1)}, timeout_ms=10_000)
+        finally:
+            await admin.close()
+
+    asyncio.run(delete())

@@ -20,3 +20,24 @@ from pads_stream.topics import partition_problems
 )
 def test_partition_problems(existing: dict[str, int], wanted: int, expected: list[str]) -> None:
     assert partition_problems(existing, wanted) == expected
+
+
+@pytest.mark.parametrize(
+    ("configs", "expected"),
+    [
+        ({"retention.ms": "-1", "retention.bytes": "-1"}, []),
+        ({}, []),  # a broker that does not say: nothing to report
+        ({"retention.ms": "604800000", "retention.bytes": "-1"},
+         ["topic logs deletes logs after 7 days (retention.ms=604800000)"]),
+        ({"retention.ms": "-1", "retention.bytes": "1073741824"},
+         ["topic logs deletes logs past 1073741824 bytes per partition"]),
+        ({"retention.ms": "3600000", "retention.bytes": "10"}, ["after 0.0416667 days", "past 10 bytes"]),
+    ],
+)
+def test_retention_problems_name_what_deletes_logs(configs: dict[str, str], expected: list[str]) -> None:
+    from pads_stream.topics import retention_problems
+
+    got = retention_problems("logs", configs)
+    assert len(got) == len(expected)
+    for line, want in zip(got, expected, strict=True):
+        assert want in line
