@@ -192,6 +192,14 @@ class Bridge:
         current = await source.header(newest.number)
         if current is not None and current.hash == newest.hash:
             return
+        if current is None:
+            head = await source.head()
+            if head < newest.number:
+                # A node behind what was published (a lagging backend of a load-balanced RPC)
+                # answers null for the newest blocks: not a reorg. Wait for it to catch up.
+                log.warning("the node's head %d is behind block %d, already published: waiting for it "
+                            "(not taken for a reorg)", head, newest.number)
+                return
         # Walk back one block at a time: a reorg is usually a block or two deep.
         chain: dict[int, str | None] = {}
         for n in self.recent.numbers_newest_first():

@@ -4,6 +4,7 @@ refusals and timeouts shrink it, and errors say which dependency failed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,40 @@ def test_a_timeout_shrinks_the_range(env: Path) -> None:  # noqa: F811
     pub = asyncio.run(scenario())
     assert asked[:2] == [(0, 3), (0, 1)]
     assert ("head", 6) in pub.take()
+
+
+class LaggingNode(FakeNode):
+    """A node that has not seen the blocks above `lag_head` yet (a backend behind the others)."""
+
+    lag_head: int | None = None
+
+    async def call(self, method: str, params: list[Any]) -> Any:
+        if self.lag_head is not None:
+            if method == "eth_blockNumber":
+                return hex(self.lag_head)
+            if method == "eth_getBlockByNumber" and int(params[0], 16) > self.lag_head:
+                return None
+        return await super().call(method, params)
+
+
+def test_a_node_behind_what_was_published_is_not_a_reorg(env: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    node = LaggingNode(40, {2: 1, 35: 1, 39: 2})
+
+    async def scenario() -> list[Any]:
+        br, pub = bridge()
+        await br._catch_up(node, 40)
+        pub.take()
+        node.lag_head = 4  # far behind: past FINALITY_DEPTH, it would have been a deep-reorg alarm
+        await br._catch_up(node, 4)
+        behind = pub.take()
+        node.lag_head = None
+        node.branch[41] = "a"
+        node.trades[(41, "a")] = 1
+        await br._catch_up(node, 41)
+        return behind + pub.take()
+
+    published = asyncio.run(scenario())
+    assert not any(m[-1] is True for m in published if len(m) == 4)  # nothing removed
+    assert published == [(41, 0, "a", False), ("head", 41)]
+    assert "behind block 40, already published" in caplog.text
+    assert not [r for r in caplog.records if r.levelno == logging.CRITICAL]
