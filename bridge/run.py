@@ -15,13 +15,15 @@ import random
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from web3 import AsyncWeb3, WebSocketProvider
+from web3.exceptions import TimeExhausted
 
 from pads_stream.chain.rawlog import HeadMarker
 from pads_stream.topics import ensure_topics
 
 from . import checkpoint
-from .errors import BridgeError, ChainMoved, CheckpointError, ConfigError, RpcError
+from .errors import BridgeError, ChainMoved, CheckpointError, CheckpointWriteError, ConfigError, RpcError
 from .publisher import Publisher
 from .ranges import AdaptiveStep, backoff
 from .registry import CurveRegistry
@@ -31,6 +33,16 @@ from .source import ChainSource
 
 log = logging.getLogger("bridge")
 MAX_CHAIN_MOVED = 5
+STABLE_S = 60.0  # a connection that lasted this long resets the reconnect backoff
+
+
+def what_failed(exc: BaseException) -> str:
+    """Which dependency an error came from, for the log line an operator reads first."""
+    if isinstance(exc, KafkaError):
+        return "Kafka"
+    if isinstance(exc, CheckpointWriteError):
+        return "the checkpoint disk"
+    return "the node"
 
 
 class Bridge:
@@ -61,7 +73,10 @@ class Bridge:
         cp = checkpoint.Checkpoint(self.s.chain_id, self.registry.factory, self.next_block - 1,
                                    set(self.registry.curves), self.recent.to_data())
         # Rewritten every block and holding the retained logs: keep the file I/O off the loop.
-        await asyncio.to_thread(checkpoint.save, self.state_path, cp)
+        try:
+            await asyncio.to_thread(checkpoint.save, self.state_path, cp)
+        except OSError as exc:
+            raise CheckpointWriteError(f"cannot write the checkpoint {self.state_path}: {exc}") from exc
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
@@ -69,20 +84,25 @@ class Bridge:
         await self.publisher.start()
         log.info("bridge starting at block %d with %d known curves", self.next_block, len(self.registry.curves))
         attempt = 0
+        loop = asyncio.get_running_loop()
         try:
             while True:
+                started = loop.time()
                 try:
                     async with AsyncWeb3(WebSocketProvider(self.s.blockchain_ws_url, max_connection_retries=1,
                                                            request_timeout=30)) as w3:
-                        attempt = 0
                         await self._follow(ChainSource(w3, self.s.chain_id))
                 except ConfigError:
                     raise
                 except (BridgeError, OSError, TimeoutError, Exception) as exc:  # noqa: BLE001
                     if isinstance(exc, asyncio.CancelledError):
                         raise
+                    # Only a connection that held a while resets the backoff: one that fails right
+                    # after connecting (a rate-limited or broken provider) is not hammered.
+                    if loop.time() - started >= STABLE_S:
+                        attempt = 0
                     delay = backoff(attempt, cap=self.s.max_backoff_s) * (0.5 + random.random() / 2)
-                    log.error("bridge lost the node (%r); reconnecting in %.1fs", exc, delay)
+                    log.error("bridge: %s failed (%r); starting over in %.1fs", what_failed(exc), exc, delay)
                     attempt += 1
                     await asyncio.sleep(delay)
         finally:
@@ -114,7 +134,7 @@ class Bridge:
 
     async def _catch_up(self, source: ChainSource, head: int) -> None:
         await self._check_reorg(source)
-        moved = 0
+        moved = limited = 0
         while self.next_block <= head:
             a, b = self.step.next_range(self.next_block, head)
             window = hash_window(a, b, head, self.s.finality_depth)
@@ -122,8 +142,23 @@ class Bridge:
                 headers, logs = await source.read_range(a, b, window, self.recent.hash_of(window.start - 1),
                                                         self.registry)
             except RpcError as exc:
+                if exc.rate_limited:
+                    # Not the range's fault: wait as asked (or back off), then the same range again.
+                    limited += 1
+                    wait = exc.retry_after or backoff(limited - 1, base=0.5, cap=self.s.max_backoff_s)
+                    log.warning("blocks %d..%d: the node is rate-limiting (%s); asking again in %.1fs", a, b,
+                                exc.error, wait)
+                    await asyncio.sleep(wait)
+                    continue
                 if exc.range_too_large and self.step.shrink():
                     log.warning("eth_getLogs %d..%d refused (%s); step now %d blocks", a, b, exc.error,
+                                self.step.current)
+                    continue
+                raise
+            except (TimeoutError, TimeExhausted) as exc:
+                # A range that takes too long to answer is too large for this node.
+                if self.step.shrink():
+                    log.warning("blocks %d..%d: no answer in time (%r); step now %d blocks", a, b, exc,
                                 self.step.current)
                     continue
                 raise
@@ -136,7 +171,7 @@ class Bridge:
                 await self._check_reorg(source)
                 head = await source.head()
                 continue
-            moved = 0
+            moved = limited = 0
             self.step.success()
             marker = HeadMarker(self.s.chain_id, b, headers[-1].hash, max(b - self.s.finality_depth, 0),
                                 await source.timestamp(headers[-1].hash))
@@ -158,6 +193,14 @@ class Bridge:
         current = await source.header(newest.number)
         if current is not None and current.hash == newest.hash:
             return
+        if current is None:
+            head = await source.head()
+            if head < newest.number:
+                # A node behind what was published (a lagging backend of a load-balanced RPC)
+                # answers null for the newest blocks: not a reorg. Wait for it to catch up.
+                log.warning("the node's head %d is behind block %d, already published: waiting for it "
+                            "(not taken for a reorg)", head, newest.number)
+                return
         # Walk back one block at a time: a reorg is usually a block or two deep.
         chain: dict[int, str | None] = {}
         for n in self.recent.numbers_newest_first():
