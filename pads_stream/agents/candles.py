@@ -147,8 +147,12 @@ class CandleAgent:
 
     async def _deliver(self, messages: list[Message], out: Outcome) -> None:
         for reason in out.deep_reorgs:
-            self.deep_reorgs.append(reason)
             log.critical("%s; run `python -m pads_stream replay` to rebuild", reason)
+        for reason in out.deep_known:
+            if reason not in self.deep_reorgs:
+                if reason not in out.deep_reorgs:
+                    log.error("a deep reorg recorded before this start still stands (until a replay): %s", reason)
+                self.deep_reorgs.append(reason)
         for i, reason in out.dead:
             await self.dead_letter(messages[i], "candles", reason)
         # The table is written only once the durable sinks have the outputs: a state that

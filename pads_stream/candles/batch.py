@@ -51,6 +51,9 @@ from .windows import next_change, window_start
 log = logging.getLogger(__name__)
 
 
+DEEP_REORGS_KEPT = 10  # per partition: the latest deep reorgs its position remembers
+
+
 def position_key(partition: int) -> bytes:
     return b"\x00position:%d" % partition
 
@@ -107,6 +110,8 @@ class Outcome:
     # (partition, key, value); None deletes, so an emptied set reads the same as one never made.
     writes: list[tuple[int, bytes, TableValue]] = field(default_factory=list)
     deep_reorgs: list[str] = field(default_factory=list)
+    # Every deep reorg recorded in the positions this batch read, earlier ones (before a restart) too.
+    deep_known: list[str] = field(default_factory=list)
 
 
 class BatchFolder:
@@ -167,6 +172,12 @@ class BatchFolder:
             except DeepReorgError as exc:
                 out.deep_reorgs.append(str(exc))
                 out.dead.append((i, f"deep reorg: {exc}"))
+                # Kept in the partition's position, so the alarm outlives a restart until a replay
+                # rebuilds the table.
+                seen = self._position(m.partition).setdefault("deep_reorgs", [])
+                seen[:] = [*seen, str(exc)][-DEEP_REORGS_KEPT:]
+        for pos in self.positions.values():
+            out.deep_known += [r for r in pos.get("deep_reorgs", ()) if r not in out.deep_known]
         for key in list(self.live):
             self._flush_live(key)
         for key, upd in self.updates.items():

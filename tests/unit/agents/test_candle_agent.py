@@ -226,3 +226,22 @@ def test_dead_letters_carry_the_reason_and_original_bytes() -> None:
     assert sent[0][0] == b"0xab"
     assert orjson.loads(sent[0][1]) == {"stage": "candles", "reason": "why", "topic": "pads.chain-logs",
                                         "partition": 3, "offset": 42, "key": "0xab", "value": "\ufffd{bad"}
+
+
+def test_a_deep_reorg_alarm_outlives_a_restart() -> None:
+    from dataclasses import replace
+
+    from pads_stream.chain.rawlog import parse_raw_log
+
+    pairs = list(messages(Workload(trades=40, tokens=1, logs_per_block=5, finality_depth=2)))
+    first = next(parse_raw_log(v) for k, v in pairs if k != MARKER_KEY and b'"kind"' not in v[:40]
+                 and parse_raw_log(v).address != "0x" + "fa" * 20)
+    journal = Journal()
+    a, table = agent(journal)
+    asyncio.run(a.run(feed(batch(pairs + [(first.key, replace(first, removed=True).encode())]), [])))
+    assert len(a.deep_reorgs) == 1
+    restarted, _ = agent(journal)
+    restarted.table = table  # the table a restarted worker recovers
+    assert restarted.deep_reorgs == []
+    asyncio.run(restarted.run(feed([Message(0, len(pairs) + 1, *pairs[-1])], [])))
+    assert restarted.deep_reorgs == a.deep_reorgs

@@ -360,3 +360,29 @@ def test_a_tombstone_is_dead_lettered_and_the_rest_applies() -> None:
     out = BatchFolder(lambda p, k: None, CHAIN, INTERVALS).run(batch)
     assert out.dead == [(1, "a record with no value (a tombstone)")]
     assert out.updates[0]["market"]["trades"] == "1" and not out.gaps and not out.held
+
+
+def test_a_deep_reorg_stays_in_the_position_and_is_known_after_a_restart() -> None:
+    pairs = list(messages(Workload(trades=40, tokens=1, logs_per_block=5, finality_depth=2)))
+    first = next(parse_raw_log(v) for k, v in pairs if k != MARKER_KEY and b'"kind"' not in v[:40]
+                 and parse_raw_log(v).address != "0x" + "fa" * 20)
+    deep = (first.key, replace(first, removed=True).encode())  # its block is final long since
+    table: dict[bytes, bytes] = {}
+
+    def run(batch: list[tuple[bytes, bytes]], start: int) -> Any:
+        out = BatchFolder(lambda p, k: table.get(k), CHAIN, INTERVALS).run(
+            [message(0, start + i, k, v) for i, (k, v) in enumerate(batch)])
+        for _, k, v in out.writes:
+            value = resolve(v)
+            if value is None:
+                table.pop(k, None)
+            else:
+                table[k] = value
+        return out
+
+    out = run(pairs + [deep], 0)
+    assert len(out.deep_reorgs) == 1 and out.deep_known == out.deep_reorgs
+    assert orjson.loads(table[position_key(0)])["deep_reorgs"] == out.deep_reorgs
+    # A new folder (a restarted worker) reading the partition knows it, without a new one.
+    again = run([pairs[-1]], len(pairs) + 1)
+    assert again.deep_reorgs == [] and again.deep_known == out.deep_reorgs
