@@ -64,14 +64,17 @@ class WorkerSettings(CommonSettings):
     table_flush_ms: int = Field(1000, alias="TABLE_FLUSH_MS", ge=0, le=60_000)
     push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
     ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=parse_intervals("1s,15s,30s,1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
+        default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
+    # Rolling windows, market cap, curve progress, ATH and rankings: opt-in until they cost less
+    # per token update (see benchmarks/README.md).
+    market_data: bool = Field(False, alias="MARKET_DATA")
     market_windows: Annotated[tuple[int, ...], NoDecode] = Field(
         default=(300, 3600, 21600, 86400), alias="MARKET_WINDOWS")
     token_total_supply: int = Field(10**27, alias="TOKEN_TOTAL_SUPPLY", gt=0)
     curve_initial_virtual_eth: int = Field(30 * 10**18, alias="CURVE_INITIAL_VIRTUAL_ETH", ge=0)
     curve_graduation_eth: int = Field(85 * 10**18, alias="CURVE_GRADUATION_ETH", gt=0)
     candle_retention: Annotated[dict[int, int], NoDecode] = Field(
-        default={1: 86400, 15: 3 * 86400, 30: 7 * 86400, 60: 30 * 86400, 300: 90 * 86400}, alias="CANDLE_RETENTION")
+        default={}, alias="CANDLE_RETENTION")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
     # /ready answers 200 only with at most this many raw-log messages left to apply.
@@ -129,7 +132,10 @@ class WorkerSettings(CommonSettings):
         return v
 
     @property
-    def market_params(self) -> MarketParams:
+    def market_params(self) -> MarketParams | None:
+        """None unless MARKET_DATA: the market hash then holds the token's own fields only."""
+        if not self.market_data:
+            return None
         return MarketParams(self.market_windows, self.token_total_supply, self.curve_initial_virtual_eth,
                             self.curve_graduation_eth)
 

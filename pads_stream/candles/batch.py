@@ -127,7 +127,8 @@ class BatchFolder:
         self.read = read
         self.chain_id = chain_id
         self.intervals = intervals
-        self.params = params or MarketParams()
+        self.params = params  # None: no windows, no derived fields (MARKET_DATA off)
+        self.windows_on = bool(params and params.windows)
         self.retention = [(s, keep) for s, keep in sorted((retention or {}).items()) if s in intervals]
         self.states: dict[bytes, TokenState] = {}
         self.partition_of: dict[bytes, int] = {}
@@ -185,7 +186,8 @@ class BatchFolder:
             state = self.states[key]
             # Cutoffs move only when final trades do: written by the update of that settle.
             expired = expired_before(state, self.retention) if key in self.settled else None
-            out.updates.append(upd.build(self.chain_id, key.decode(), state.snapshot(t, self.params), expired))
+            market = state.snapshot(t, self.params) if self.params is not None else state.market
+            out.updates.append(upd.build(self.chain_id, key.decode(), market, expired))
         self._index_windows()
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, Deferred(encode_state, self.states[key])))
@@ -249,12 +251,17 @@ class BatchFolder:
         if t <= pos["time"]:
             return
         pos["time"] = t
+        if not self.windows_on:
+            return
         index = self._windows(partition)
         for key in sorted([k for k, at in index.items() if at <= t]):
             self._state(partition, key)
             self._update(key)
 
     def _index_windows(self) -> None:
+        if not self.windows_on:
+            return
+        assert self.params is not None
         for key in sorted(self.windows_check | set(self.updates)):
             p = self.partition_of[key]
             state = self.states[key]
@@ -379,7 +386,8 @@ class BatchFolder:
             if len(state.pending) != before:
                 # No window reaches minutes older than the largest one: keep the state small.
                 t = self._position(m.partition)["time"]
-                if t >= 0 and self.params.windows:
+                if t >= 0 and self.windows_on:
+                    assert self.params is not None
                     state.activity.prune(window_start(t, max(self.params.windows)))
                 state.offset = m.offset
                 self.dirty.add(key)

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import redis.asyncio as aioredis
 
-from ..candles.market import market_fields
+from ..candles.market import MARKET_FIELDS, market_fields
 from ..chain.rawlog import parse_message
 from ..errors import DecodeError
 from ..settings import WorkerSettings
@@ -91,7 +91,8 @@ async def run_check(s: WorkerSettings, progress: bool = True) -> Report:
     params = s.market_params
     expected = recompute(logs.ordered(), logs.finalized, s.ohlcv_intervals, params, logs.time, s.candle_retention)
     candles, markets, rankings = await load_redis(s)
-    differences = compare(expected, candles, markets, market_fields(params.windows)) + compare_ranks(expected, rankings)
+    fields = market_fields(params.windows) if params is not None else MARKET_FIELDS
+    differences = compare(expected, candles, markets, fields) + compare_ranks(expected, rankings)
     return Report(expected, differences, n, bad, warnings)
 
 

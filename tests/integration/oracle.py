@@ -14,10 +14,10 @@ from eth_utils import keccak
 
 TRADE = "0x" + keccak(text="Trade(address,address,bool,uint256,uint256,uint256,uint256)").hex()
 CREATED = "0x" + keccak(text="CurveCreated(address,address,address,string,string)").hex()
-INTERVALS = {"1s": 1, "15s": 15, "30s": 30, "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
+INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
 CTX = Context(prec=30, rounding=ROUND_HALF_EVEN)
-# The default CANDLE_RETENTION: buckets this long before a token's last final trade are gone.
-RETENTION = {"1s": 86400, "15s": 3 * 86400, "30s": 7 * 86400, "1m": 30 * 86400, "5m": 90 * 86400}
+# CANDLE_RETENTION (none by default): buckets this long before a token's last final trade are gone.
+RETENTION: dict[str, int] = {}
 
 
 @dataclass(frozen=True)

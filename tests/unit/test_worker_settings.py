@@ -26,7 +26,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
 
 def test_defaults() -> None:
     s = worker_settings()
-    assert s.ohlcv_intervals == (1, 15, 30, 60, 300, 900, 3600, 14400, 86400)
+    assert s.ohlcv_intervals == (60, 300, 900, 3600, 14400, 86400)
     assert s.chain_id == 31337 and s.redis_prefix == "pads:31337"
     assert s.redis_url == "redis://127.0.0.1:6379/0"
     assert s.backend_socket_url is None and s.log_file is None
