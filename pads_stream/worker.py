@@ -69,7 +69,7 @@ def build_sinks(s: WorkerSettings) -> Sinks:
     best_effort: list[BestEffortSink] = []
     if s.backend_socket_url:
         best_effort.append(Pusher(s.backend_socket_url, s.backend_socket_token, s.backend_namespace,
-                                  s.processing_interval_ms / 1000, s.push_buffer_max))
+                                  s.processing_interval_ms / 1000, s.push_buffer_max, markets=s.market_data))
     else:
         log.warning("BACKEND_SOCKET_URL not set: candles go to Redis only, nothing is pushed")
     return Sinks(durable, best_effort)

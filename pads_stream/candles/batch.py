@@ -380,15 +380,15 @@ class BatchFolder:
             # A state written after this marker (before an interruption) has nothing to settle.
             self._flush_live(key)
             before = len(state.pending)
-            flipped = settle(state, finalized, self.intervals)
+            flipped = settle(state, finalized, self.intervals, activity=self.params is not None)
             if flipped:
                 self._update(key).emit(flipped)
             if len(state.pending) != before:
                 # No window reaches minutes older than the largest one: keep the state small.
                 t = self._position(m.partition)["time"]
-                if t >= 0 and self.windows_on:
-                    assert self.params is not None
-                    state.activity.prune(window_start(t, max(self.params.windows)))
+                if t >= 0 and self.params is not None:
+                    # Without windows only the ATH is needed: keep no minute but the current one.
+                    state.activity.prune(window_start(t, max(self.params.windows or (60,))))
                 state.offset = m.offset
                 self.dirty.add(key)
                 self.windows_check.add(key)

@@ -208,7 +208,7 @@ def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> 
     return emitted, deleted
 
 
-def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) -> Emitted:
+def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...], activity: bool = True) -> Emitted:
     """Move pending blocks at or below `finalized_block` to settled; returns the candles whose
     final flag turned true, by interval then bucket.
 
@@ -238,8 +238,9 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...]) 
         if candle.t != still:
             flipped.append((s, candle.copy(), True))
     _market_add(state.settled_market, done)
-    for pb in done:
-        state.activity.settle(pb)
+    if activity:  # the per-minute history behind windows and the ATH (MARKET_DATA)
+        for pb in done:
+            state.activity.settle(pb)
     state.settled_cursor = done[-1].cursor
     state.pending = keep
     # Removals for blocks at or below a final one would be deep reorgs: nothing is waiting.

@@ -52,10 +52,11 @@ class Pusher:
 
     name = "push"
 
-    def __init__(self, url: str, token: str, namespace: str, interval_s: float, max_items: int) -> None:
+    def __init__(self, url: str, token: str, namespace: str, interval_s: float, max_items: int,
+                 markets: bool = True) -> None:
         self.url, self.token, self.namespace = url, token, namespace
         self.interval_s = interval_s
-        self.outbox = Outbox(max_items)
+        self.outbox = Outbox(max_items, markets)
         self.sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False,
                                        serializer=PushPacket)
         self.connected = False

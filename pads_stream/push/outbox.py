@@ -13,8 +13,9 @@ from typing import Any
 
 
 class Outbox:
-    def __init__(self, max_items: int) -> None:
+    def __init__(self, max_items: int, markets: bool = True) -> None:
         self.max_items = max_items
+        self.push_markets = markets
         self.candles: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
         self.trades: deque[dict[str, Any]] = deque()
         self.markets: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -46,7 +47,7 @@ class Outbox:
                                      "correction": correction or was_correction, "candle": candle}
         # New trades, and removed ones as {..., "removed": true}, in chain-event order.
         self.trades.extend(update.get("trades") or ())
-        if "market" in update:
+        if self.push_markets and "market" in update:
             self.markets.pop(token, None)
             self.markets[token] = {"chain_id": chain, "token": token, "market": update["market"]}
         self._bound()
