@@ -392,6 +392,7 @@ class BatchFolder:
                 state.offset = m.offset
                 self.dirty.add(key)
                 self.windows_check.add(key)
-                self._update(key)  # its final trades moved: so did the candles it keeps (retention)
-                self.settled.add(key)
+                if self.retention:  # its final trades moved: so did the candles it keeps
+                    self._update(key)
+                    self.settled.add(key)
             self._track_pending(m.partition, key, state)
