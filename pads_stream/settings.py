@@ -20,6 +20,13 @@ from .errors import ConfigError
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 
 
+def coerce_intervals(v: object) -> tuple[int, ...]:
+    """OHLCV_INTERVALS as labels (`1m,5m`) or, from code, as seconds."""
+    if isinstance(v, str):
+        return parse_intervals(v)
+    return tuple(int(x) for x in v)  # type: ignore[attr-defined]
+
+
 class CommonSettings(BaseSettings):
     """Settings shared by the bridge and the worker."""
 
@@ -87,9 +94,7 @@ class WorkerSettings(CommonSettings):
     @field_validator("ohlcv_intervals", mode="before")
     @classmethod
     def _intervals(cls, v: object) -> tuple[int, ...]:
-        if isinstance(v, str):
-            return parse_intervals(v)
-        return tuple(int(x) for x in v)  # type: ignore[attr-defined]
+        return coerce_intervals(v)
 
     @field_validator("market_windows", mode="before")
     @classmethod

@@ -12,9 +12,8 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
-from ..candles.intervals import parse_intervals
 from ..errors import ConfigError
-from ..settings import CommonSettings, WorkerSettings
+from ..settings import CommonSettings, WorkerSettings, coerce_intervals
 
 # The worker's default, so that an API and a worker started without OHLCV_INTERVALS agree.
 DEFAULT_INTERVALS: tuple[int, ...] = WorkerSettings.model_fields["ohlcv_intervals"].default
@@ -47,9 +46,7 @@ class ApiSettings(CommonSettings):
     @field_validator("ohlcv_intervals", mode="before")
     @classmethod
     def _intervals(cls, v: object) -> tuple[int, ...]:
-        if isinstance(v, str):
-            return parse_intervals(v)
-        return tuple(int(x) for x in v)  # type: ignore[attr-defined]
+        return coerce_intervals(v)
 
     @property
     def redis_prefix(self) -> str:

@@ -237,13 +237,29 @@ class BatchFolder:
             self.windows_check.add(m.key)
 
     def _windows(self, partition: int) -> dict[bytes, int]:
-        index = self.windows.get(partition)
+        return self._index(partition, self.windows, "windows", windows_key)
+
+    def _index(self, partition: int, loaded: dict[int, dict[bytes, int]], cached: str,
+               key: Callable[[int], bytes]) -> dict[bytes, int]:
+        """A partition's token index (pending or windows): from this batch, the cache, or the table."""
+        index = loaded.get(partition)
         if index is None:
-            index = self.cache.windows.get(partition) if self.cache is not None else None
+            index = getattr(self.cache, cached).get(partition) if self.cache is not None else None
             if index is None:
-                index = decode_pending(self.read(partition, windows_key(partition)))
-            self.windows[partition] = index
+                index = decode_pending(self.read(partition, key(partition)))
+            loaded[partition] = index
         return index
+
+    @staticmethod
+    def _set(index: dict[bytes, int], key: bytes, value: int | None) -> bool:
+        """Whether the entry changed (None removes it)."""
+        if index.get(key) == value:
+            return False
+        if value is None:
+            del index[key]
+        else:
+            index[key] = value
+        return True
 
     def _advance(self, partition: int, t: int) -> None:
         """Chain time moves to `t`: every token a window of which loses a trade is shown again."""
@@ -266,22 +282,11 @@ class BatchFolder:
             p = self.partition_of[key]
             state = self.states[key]
             at = next_change(state.activity, state.pending, self.positions[p]["time"], self.params.windows)
-            index = self._windows(p)
-            if index.get(key) != at:
-                if at is None:
-                    del index[key]
-                else:
-                    index[key] = at
+            if self._set(self._windows(p), key, at):
                 self.windows_changed.add(p)
 
     def _pending(self, partition: int) -> dict[bytes, int]:
-        tokens = self.pending.get(partition)
-        if tokens is None:
-            tokens = self.cache.pending.get(partition) if self.cache is not None else None
-            if tokens is None:
-                tokens = decode_pending(self.read(partition, pending_key(partition)))
-            self.pending[partition] = tokens
-        return tokens
+        return self._index(partition, self.pending, "pending", pending_key)
 
     def _emit_live(self, key: bytes, upd: TokenUpdate, emitted: list[tuple[int, Candle, bool]]) -> None:
         """A trade's candles: each interval's open candle is emitted (copied) once, when its
@@ -352,13 +357,7 @@ class BatchFolder:
         self._track_pending(m.partition, key, state)
 
     def _track_pending(self, partition: int, key: bytes, state: TokenState) -> None:
-        pending = self._pending(partition)
-        oldest = state.pending[0].block if state.pending else None
-        if pending.get(key) != oldest:
-            if oldest is None:
-                del pending[key]
-            else:
-                pending[key] = oldest
+        if self._set(self._pending(partition), key, state.pending[0].block if state.pending else None):
             self.pending_changed.add(partition)
 
     def _marker(self, m: Message, marker: HeadMarker) -> None:

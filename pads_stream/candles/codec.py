@@ -54,8 +54,8 @@ def _activity(a: Activity) -> dict[str, Any]:
 def _unactivity(d: dict[str, Any] | None) -> Activity:
     if not d:  # written before windows existed
         return Activity()
-    return Activity([Minute(v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), Decimal(v[4]), v[5], v[6], v[7],
-                            int(v[8]), int(v[9])) for v in d["m"]],
+    return Activity([Minute(v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), Decimal(v[4]), int(v[9]), int(v[8]),
+                            v[5], v[6], v[7]) for v in d["m"]],
                     None if d["b"] is None else Decimal(d["b"]), dict(d["t"]),
                     None if d["a"] is None else Decimal(d["a"][0]), None if d["a"] is None else d["a"][1])
 

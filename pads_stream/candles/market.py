@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Context, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from .price import PRICE_CONTEXT, format_price
 from .windows import WindowStats
@@ -60,15 +60,18 @@ def change(price: Decimal, open_: Decimal) -> Decimal:
     return PRICE_CONTEXT.divide(WIDE.multiply(WIDE.subtract(price, open_), Decimal(100)), open_)
 
 
-class _Wire(Mapping[str, str]):
-    """Mapping access to `wire()`: for readers and tests, never on the hot path."""
+V = TypeVar("V")
+
+
+class WireView(Mapping[str, V]):
+    """Reads as the read-only mapping of `wire()`: for readers and tests, never on the hot path."""
 
     __slots__ = ()
 
-    def wire(self) -> dict[str, str]:
+    def wire(self) -> dict[str, V]:
         raise NotImplementedError
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> V:
         return self.wire()[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -76,6 +79,9 @@ class _Wire(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self.wire())
+
+
+_Wire = WireView[str]
 
 
 def _text(v: Any) -> str:

@@ -15,14 +15,14 @@ sinks), whose shape is the socket.io payload and what the Redis mirror plans fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..decode.events import TradeEvent
 from .fold import Candle
 from .intervals import label
-from .market import Market
+from .market import Market, WireView
 from .price import format_price, trade_price
 
 
@@ -52,7 +52,7 @@ class TradeRemoved:
 
 
 @dataclass(slots=True, eq=False)
-class TokenOutput(Mapping[str, Any]):
+class TokenOutput(WireView[Any]):
     """Reads as a mapping of its wire form too (for tests and tools, not the hot path)."""
 
     chain_id: int
@@ -89,15 +89,6 @@ class TokenOutput(Mapping[str, Any]):
             if self.expired:
                 self._wire["expired"] = {label(s): t for s, t in sorted(self.expired.items())}
         return self._wire
-
-    def __getitem__(self, key: str) -> Any:
-        return self.wire()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.wire())
-
-    def __len__(self) -> int:
-        return len(self.wire())
 
 
 class TokenUpdate:

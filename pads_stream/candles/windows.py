@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from .fold import Candle, fold_part
+
 if TYPE_CHECKING:
     from .state import PendingBlock
 
@@ -31,19 +33,9 @@ def window_start(t: int, window: int) -> int:
 
 
 @dataclass(slots=True)
-class Minute:
-    """Settled trades of one UTC minute."""
+class Minute(Candle):
+    """Settled trades of one UTC minute: a one-minute candle, with its table encoding cached."""
 
-    t: int
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    trades: int
-    buys: int
-    sells: int
-    volume_eth: int
-    volume_token: int
     encoded: bytes | None = field(default=None, compare=False, repr=False)
 
 
@@ -79,18 +71,11 @@ class Activity:
         self._settled.clear()
         last = self.minutes[-1] if self.minutes else None
         if last is not None and last.t == minute:
-            last.high = max(last.high, part.high)
-            last.low = min(last.low, part.low)
-            last.close = part.close
-            last.trades += part.trades
-            last.buys += part.buys
-            last.sells += part.sells
-            last.volume_eth += part.volume_eth
-            last.volume_token += part.volume_token
+            fold_part(last, minute, part)
             last.encoded = None
         else:
-            self.minutes.append(Minute(minute, part.open, part.high, part.low, part.close, part.trades, part.buys,
-                                       part.sells, part.volume_eth, part.volume_token))
+            self.minutes.append(Minute(minute, part.open, part.high, part.low, part.close, part.volume_token,
+                                       part.volume_eth, part.trades, part.buys, part.sells))
         last_of = self._last_of
         for trader in block.traders:
             if last_of is not None:

@@ -55,7 +55,9 @@
     upColor: UP, downColor: DOWN, borderUpColor: UP, borderDownColor: DOWN, wickUpColor: UP, wickDownColor: DOWN,
     priceFormat: { type: "custom", formatter: fmtPrice, minMove: 1e-12 },
   });
-  const volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "" });
+  // An overlay: its last value and price line would sit on the price axis as if they were prices.
+  const volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "",
+    lastValueVisible: false, priceLineVisible: false });
   volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 
   function toBar(c) {
