@@ -91,6 +91,10 @@ class CandleAgent:
             for p, n in lag.items():
                 self.metrics.lag.labels(partition=str(p)).set(n)
 
+    def behind(self, batch_size: int) -> bool:
+        """Whether the last lag measured exceeds a batch: batches may then wait to fill."""
+        return self.lag is not None and sum(self.lag.values()) > batch_size
+
     async def run(self, batches: Batches) -> None:
         """Consume `batches` (an empty one means the stream is idle, or paused for a rebalance
         that waits for these acks: flush then) until the stream ends."""

@@ -186,8 +186,9 @@ class BatchFolder:
             state = self.states[key]
             # Cutoffs move only when final trades do: written by the update of that settle.
             expired = expired_before(state, self.retention) if key in self.settled else None
-            market = state.snapshot(t, self.params) if self.params is not None else state.market
-            out.updates.append(upd.build(self.chain_id, key.decode(), market, expired))
+            market = (state.snapshot(t, self.params) if self.params is not None else state.market).wire()
+            out.updates.append(upd.build(self.chain_id, key.decode(), market, expired, state.shown))
+            state.shown = market
         self._index_windows()
         for key in sorted(self.dirty):
             out.writes.append((self.partition_of[key], key, Deferred(encode_state, self.states[key])))

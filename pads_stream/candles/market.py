@@ -15,7 +15,7 @@ Derived decimals are computed exactly and rounded once, to the price format.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Context, Decimal
 from functools import lru_cache
@@ -250,9 +250,14 @@ def market_fields(windows: tuple[int, ...] = ()) -> tuple[str, ...]:
     return MARKET_FIELDS + DERIVED_FIELDS + tuple(f"{f}_{window_label(w)}" for w in windows for f in WINDOW_FIELDS)
 
 
-def rank_scores(m: Mapping[str, str]) -> dict[str, str | None] | None:
+RANKED_BY = {"created_at": "created", "market_cap_eth": "market_cap", "curve_progress": "progress",
+             "graduated": "progress", "graduated_at": "graduated"}
+
+
+def rank_scores(m: Mapping[str, str], changed: Iterable[str] | None = None) -> dict[str, str | None] | None:
     """The token's score in each ranking (`pads:{chain_id}:rank:{name}`), None where it is not
-    ranked; None for a market without derived fields (nothing to rank by).
+    ranked; None for a market without derived fields (nothing to rank by). With `changed`
+    (field names), only the rankings that follow one of those fields.
 
         created      created_at                 volume_{W}   the window's ETH volume, in ETH
         market_cap   market_cap_eth             progress     curve_progress, tokens on their curve
@@ -260,10 +265,19 @@ def rank_scores(m: Mapping[str, str]) -> dict[str, str | None] | None:
     """
     if "curve_progress" not in m:
         return None
-    out: dict[str, str | None] = {
-        "created": m.get("created_at"), "market_cap": m.get("market_cap_eth"),
-        "progress": None if m.get("graduated") else m["curve_progress"], "graduated": m.get("graduated_at")}
-    for f, v in m.items():
-        if f[:11] == "volume_eth_":
-            out["volume_" + f[11:]] = "0" if v == "0" else format_price(Decimal(v).scaleb(-18))
+    out: dict[str, str | None] = {}
+    if changed is None:
+        names: Iterable[str] = ("created", "market_cap", "progress", "graduated")
+        volumes: Iterable[str] = [f for f in m if f[:11] == "volume_eth_"]
+    else:
+        fs = list(changed)
+        names = sorted({RANKED_BY[f] for f in fs if f in RANKED_BY})
+        volumes = [f for f in fs if f[:11] == "volume_eth_"]
+    for name in names:
+        out[name] = (m.get("created_at") if name == "created" else m.get("market_cap_eth") if name == "market_cap"
+                     else m.get("graduated_at") if name == "graduated"
+                     else None if m.get("graduated") else m["curve_progress"])
+    for f in volumes:
+        v = m.get(f)
+        out["volume_" + f[11:]] = None if v is None else "0" if v == "0" else format_price(Decimal(v).scaleb(-18))
     return out

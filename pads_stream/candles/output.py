@@ -61,9 +61,12 @@ class TokenOutput(WireView[Any]):
     deleted: list[tuple[int, int]]  # (interval seconds, bucket), sorted
     trades: list[TradeEvent | TradeRemoved]
     correction: bool
-    market: Mapping[str, str]  # a `Market` snapshot (any mapping of wire fields in tests)
+    market: Mapping[str, str]  # a `Market` snapshot or its wire form (never changed once built)
     # interval seconds -> buckets before this start leave Redis (CANDLE_RETENTION)
     expired: dict[int, int] = field(default_factory=dict)
+    # The token's market as this worker last delivered it, if it knows: a durable sink may
+    # write the difference. Never part of the wire form.
+    base: Mapping[str, str] | None = None
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
     def wire(self) -> dict[str, Any]:
@@ -84,7 +87,7 @@ class TokenOutput(WireView[Any]):
                 "candles": by_label,
                 "deleted": gone,
                 "correction": self.correction,
-                "market": m.wire() if isinstance(m, Market) else dict(m),
+                "market": m.wire() if isinstance(m, Market) else m,
             }
             if self.expired:
                 self._wire["expired"] = {label(s): t for s, t in sorted(self.expired.items())}
@@ -127,9 +130,9 @@ class TokenUpdate:
         self.trades.append(TradeRemoved(cursor[0], cursor[1]))
 
     def build(self, chain_id: int, token: str, market: Mapping[str, str],
-              expired: dict[int, int] | None = None) -> TokenOutput:
+              expired: dict[int, int] | None = None, base: Mapping[str, str] | None = None) -> TokenOutput:
         return TokenOutput(chain_id, token, [(s, c, final) for (s, _), (c, final) in sorted(self.candles.items())],
-                           sorted(self.deleted), self.trades, self.correction, market, expired or {})
+                           sorted(self.deleted), self.trades, self.correction, market, expired or {}, base)
 
     def to_dict(self, chain_id: int, token: str, market: Mapping[str, str]) -> dict[str, Any]:
         """The wire form of `build(...)`."""

@@ -93,6 +93,9 @@ class TokenState:
     activity: Activity = field(default_factory=Activity)  # settled trades per minute, for windows and ATH
     # (block, hash, log indexes whose removal has not come yet) of blocks a reorg took out.
     orphaned: list[tuple[int, str, list[int]]] = field(default_factory=list)
+    # Never stored: the market's wire form as this process last handed it to the sinks, so
+    # the mirror can write what changed. Dropped with the cache whenever that may be stale.
+    shown: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
     def seen(self, cursor: tuple[int, int]) -> bool:
         return self.cursor is not None and cursor <= self.cursor

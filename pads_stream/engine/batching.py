@@ -13,20 +13,31 @@ waits for them.
 A batch in hand is never held while waiting on the stream: a rebalance empties the channel
 and then waits for every delivered event to be acked, so an agent waiting for the next event
 with unacked ones in hand deadlocks the worker (seen with two workers joining).
+
+Behind, though (`behind()`: the consumer lag is more than a batch), a batch that is not full
+waits up to FILL_WAIT_S for the conductor to fill the channel, since the conductor only runs
+while the agent awaits: per-token costs (one update, one Redis write, one state write per
+token and batch) are then shared by more trades, and a worker catching up (a restart, a
+replay, a burst) gets there sooner. The wait is bounded and ends with a rebalance's pause,
+so the deadlock above cannot happen; a worker that is caught up never waits.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from faust.types import EventT, StreamT
 
 from .guard import release
 
+FILL_WAIT_S = 0.05
+FILL_POLL_S = 0.002
+
 
 async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None = None,
-                        ) -> AsyncIterator[list[EventT]]:
+                        behind: Callable[[], bool] | None = None) -> AsyncIterator[list[EventT]]:
     """Events are not acked: the caller acks each once its output is safe. With `idle_s`, an
     empty batch comes after that long without events, so a caller holding unacked events
     (waiting to flush) can ack them: the same deadlock as above, with a delay instead."""
@@ -61,6 +72,16 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
                 if errors:
                     raise errors.popleft()
                 take(queue.get_nowait(), batch)
+            if behind is not None and len(batch) < size and behind():
+                until = time.monotonic() + FILL_WAIT_S
+                # Polled: the channel's queue signals neither its size nor the conductor's progress.
+                while (queue.qsize() < size - len(batch) and flow.is_active()  # noqa: ASYNC110
+                       and time.monotonic() < until):
+                    await asyncio.sleep(FILL_POLL_S)
+                while len(batch) < size and not queue.empty():
+                    if errors:
+                        raise errors.popleft()
+                    take(queue.get_nowait(), batch)
         except StopAsyncIteration:  # thrown into the channel when the worker stops
             if batch:
                 yield batch

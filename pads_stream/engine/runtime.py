@@ -82,10 +82,10 @@ def gap_recovery(app: faust.App, topic: str, table: PartitionTable, offsets: Kaf
     return GapRecovery(seek, offsets, assigned, applied)
 
 
-async def batches(stream: StreamT[bytes], table: PartitionTable, size: int,
-                  idle_s: float | None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
+async def batches(stream: StreamT[bytes], table: PartitionTable, size: int, idle_s: float | None,
+                  behind: Callable[[], bool] | None = None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
     """Faust's events as the agent's messages, each with its event as the handle to ack."""
-    async for events in ready_batches(stream, size, idle_s):
+    async for events in ready_batches(stream, size, idle_s, behind):
         table.saw(events)
         yield [Message(e.message.partition, e.message.offset, e.key, e.value, e.message.timestamp or 0.0)  # type: ignore[arg-type]
                for e in events], events
@@ -101,7 +101,8 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
     async def candles(stream: StreamT[bytes]) -> None:
         # Manual acks (the agent's flush): Faust acks the current event of a cancelled agent,
         # which would commit a log never folded.
-        await agent.run(batches(stream, table, batch_size, agent.flush_s or None))
+        await agent.run(batches(stream, table, batch_size, agent.flush_s or None,
+                                lambda: agent.behind(batch_size)))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: object, revoked: set[TP], **_: object) -> None:

@@ -37,27 +37,34 @@ def candle_member(candle: dict[str, Any]) -> bytes:
 
 class Plan(tuple):  # type: ignore[type-arg]
     """(candles, markets, trades, tokens), and `expired`: candles key -> the bucket start before
-    which its candles leave (retention)."""
+    which its candles leave (retention); `bases`: market key -> what its hash holds already,
+    where the writer knows (its first update's base)."""
 
     expired: dict[str, int]
+    bases: dict[str, Mapping[str, str] | None]
 
     def __new__(cls, candles: dict[tuple[str, int], bytes | None], markets: dict[str, dict[str, str]],
                 trades: dict[str, dict[int, bytes | None]], tokens: dict[str, str],
-                expired: dict[str, int] | None = None) -> Plan:
+                expired: dict[str, int] | None = None,
+                bases: dict[str, Mapping[str, str] | None] | None = None) -> Plan:
         self = super().__new__(cls, (candles, markets, trades, tokens))
         self.expired = expired or {}
+        self.bases = bases or {}
         return self
 
 
-def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
+def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads",
+         bases: Sequence[Mapping[str, str] | None] | None = None) -> Plan:
     """Coalesce a batch in order: per (key, bucket) the last candle wins, None deletes it; per
-    (trades key, chain position) the last trade wins, None deletes it; markets merge."""
+    (trades key, chain position) the last trade wins, None deletes it; markets merge. `bases`,
+    one per update: the market hash as it is before that update, where known."""
     candles: dict[tuple[str, int], bytes | None] = {}
     markets: dict[str, dict[str, str]] = {}
     trades: dict[str, dict[int, bytes | None]] = {}
     tokens: dict[str, str] = {}
     expired: dict[str, int] = {}
-    for u in updates:
+    known: dict[str, Mapping[str, str] | None] = {}
+    for n, u in enumerate(updates):
         pfx, token = prefix(namespace, u["chain_id"]), u["token"]
         for interval, before in (u.get("expired") or {}).items():
             expired[candles_key(pfx, token, interval)] = before
@@ -68,18 +75,22 @@ def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads") -> Plan:
             for c in cs:
                 candles[(candles_key(pfx, token, interval), c["t"])] = candle_member(c)
         # Each update carries the whole snapshot: replace, so fields a reorg removed disappear.
-        markets[market_key(pfx, token)] = dict(u["market"])
+        mkey = market_key(pfx, token)
+        markets[mkey] = dict(u["market"])
+        if mkey not in known:
+            known[mkey] = bases[n] if bases is not None else None
         tokens[token] = pfx
         tkey = trades_key(pfx, token)
         for t in u.get("trades") or ():
             trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
                 None if t.get("removed") else dumps(t, option=CANONICAL)
-    return Plan(candles, markets, trades, tokens, expired)
+    return Plan(candles, markets, trades, tokens, expired, known)
 
 
 # One op per item, in the order a MULTI/EXEC of the same commands would run them:
 #   ("z", key, score, member)  ZREMRANGEBYSCORE key score score; ZADD key score member unless None
 #   ("h", key, mapping)        DEL key; HSET key mapping unless empty
+#   ("u", key, mapping, gone)  HSET key mapping unless empty; HDEL key *gone unless empty
 #   ("r", key, keep)           ZREMRANGEBYRANK key 0 -keep-1
 #   ("s", key, member)         SADD key member
 #   ("a", key, score, member)  ZADD key score member        (a ranking)
@@ -102,6 +113,13 @@ while i <= n do
     redis.call('DEL', k)
     if fields > 0 then redis.call('HSET', k, unpack(ARGV, i + 3, i + 2 + 2 * fields)) end
     i = i + 3 + 2 * fields
+  elseif op == 'u' then
+    local fields = tonumber(ARGV[i + 2])
+    if fields > 0 then redis.call('HSET', k, unpack(ARGV, i + 3, i + 2 + 2 * fields)) end
+    i = i + 3 + 2 * fields
+    local gone = tonumber(ARGV[i])
+    if gone > 0 then redis.call('HDEL', k, unpack(ARGV, i + 1, i + gone)) end
+    i = i + 1 + gone
   elseif op == 'r' then
     redis.call('ZREMRANGEBYRANK', k, 0, -tonumber(ARGV[i + 2]) - 1)
     i = i + 3
@@ -130,9 +148,21 @@ def ops(planned: Plan) -> list[Op]:
     out: list[Op] = [("z", key, t, member) for (key, t), member in candles.items()]
     # In the write that adds the new buckets: a reader never sees a series grow past its retention.
     out += [("x", key, before) for key, before in getattr(planned, "expired", {}).items()]
+    bases = getattr(planned, "bases", {})
     for key, mapping in markets.items():
-        out.append(("h", key, mapping))
-        scores = rank_scores(mapping)
+        base = bases.get(key)
+        if base is None:
+            out.append(("h", key, mapping))
+            scores = rank_scores(mapping)
+        else:
+            # What the hash holds already is not written again: about half of a busy token's
+            # fields change with a trade, and the rankings follow only their own fields.
+            changed = {f: v for f, v in mapping.items() if base.get(f) != v}
+            gone = [f for f in base if f not in mapping]
+            if not changed and not gone:
+                continue
+            out.append(("u", key, changed, gone))
+            scores = rank_scores(mapping, [*changed, *gone])
         if scores:
             pfx, token = key.rsplit(":market:", 1)
             out += [("d", rank_key(pfx, name), token) if score is None else ("a", rank_key(pfx, name), score, token)
@@ -155,10 +185,13 @@ def script_args(batch: list[Op]) -> tuple[list[str], list[bytes | str | int]]:
             args += ("z", ki, op[2], b"" if op[3] is None else op[3])
         elif kind == "a":
             args += ("a", ki, op[2], op[3])
-        elif kind == "h":
-            args += ("h", ki, len(op[2]))
+        elif kind == "h" or kind == "u":
+            args += (kind, ki, len(op[2]))
             for field, value in op[2].items():
                 args += (field, value)
+            if kind == "u":
+                args.append(len(op[3]))
+                args += op[3]
         else:
             args += (kind, ki, op[2])
     return list(index), args
@@ -201,7 +234,8 @@ class RedisMirror:
 
     async def write(self, updates: Sequence[TokenOutput | Mapping[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        planned = plan([u.wire() if isinstance(u, TokenOutput) else u for u in updates], self.namespace)
+        planned = plan([u.wire() if isinstance(u, TokenOutput) else u for u in updates], self.namespace,
+                       [u.base if isinstance(u, TokenOutput) else None for u in updates])
         keys, args = script_args(ops(planned))
         delay = 0.1
         while True:

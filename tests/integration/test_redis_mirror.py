@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, ops, plan
+from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, ops, plan, script_args
 
 pytestmark = pytest.mark.integration
 TOKENS = ["0x" + c * 40 for c in "abc"]
@@ -31,9 +31,19 @@ def random_batch(rng: random.Random, size: int) -> list[dict[str, Any]]:
         trades = [{"block_number": rng.randrange(700), "log_index": rng.randrange(3), "price": str(rng.random()),
                    **({"removed": True} if rng.random() < 0.2 else {})} for _ in range(rng.randrange(300))]
         market = {} if rng.random() < 0.1 else {"price": str(rng.randrange(10**30)), "trades": str(rng.randrange(9))}
+        if rng.random() < 0.5:  # with derived fields: ranked
+            market |= {"curve_progress": str(rng.randrange(101)), "created_at": str(rng.randrange(10**9)),
+                       "volume_eth_5m": str(rng.randrange(3) * 10**17)}
+            if rng.random() < 0.3:
+                market |= {"graduated": "1", "graduated_at": str(rng.randrange(10**9))}
         batch.append({"chain_id": rng.choice([1, 2]), "token": token, "candles": candles, "deleted": deleted,
                       "trades": trades, "market": market})
     return batch
+
+
+def random_base(rng: random.Random) -> dict[str, str]:
+    fields = ["price", "trades", "curve_progress", "created_at", "volume_eth_5m", "graduated", "graduated_at", "old"]
+    return {f: str(rng.randrange(3)) for f in fields if rng.random() < 0.5}
 
 
 def run_plainly(r: redis.Redis, batch_ops: list[tuple[Any, ...]]) -> None:
@@ -47,6 +57,17 @@ def run_plainly(r: redis.Redis, batch_ops: list[tuple[Any, ...]]) -> None:
                 pipe.delete(op[1])
                 if op[2]:
                     pipe.hset(op[1], mapping=op[2])
+            elif op[0] == "u":
+                if op[2]:
+                    pipe.hset(op[1], mapping=op[2])
+                if op[3]:
+                    pipe.hdel(op[1], *op[3])
+            elif op[0] == "a":
+                pipe.zadd(op[1], {op[3]: op[2]})
+            elif op[0] == "d":
+                pipe.zrem(op[1], op[2])
+            elif op[0] == "x":
+                pipe.zremrangebyscore(op[1], "-inf", f"({op[2]}")
             elif op[0] == "r":
                 pipe.zremrangebyrank(op[1], 0, -op[2] - 1)
             else:
@@ -76,9 +97,16 @@ def test_the_script_writes_what_the_commands_say(redis_server: str) -> None:
     async def scripted(batches: list[list[dict[str, Any]]]) -> None:
         mirror = RedisMirror(redis_server, script_ns)
         try:
-            for batch in batches:
-                await mirror.write(batch)
-                run_plainly(r, ops(plan(batch, plain_ns)))
+            for k, batch in enumerate(batches):
+                if k % 2:
+                    await mirror.write(batch)
+                    run_plainly(r, ops(plan(batch, plain_ns)))
+                else:  # markets written as differences from a base (right or wrong, the same ops)
+                    bases = [None if rng.random() < 0.3 else random_base(rng) for _ in batch]
+                    keys, args = script_args(ops(plan(batch, script_ns, bases)))
+                    if keys:
+                        await mirror.apply(keys=keys, args=args)
+                    run_plainly(r, ops(plan(batch, plain_ns, bases)))
                 assert dump(r, script_ns) == dump(r, plain_ns)
         finally:
             await mirror.close()
@@ -89,4 +117,5 @@ def test_the_script_writes_what_the_commands_say(redis_server: str) -> None:
     trades = [v for k, v in state.items() if ":trades:" in k]
     assert trades and max(map(len, trades)) == RECENT_TRADES  # trimming ran
     assert any(":market:" in k for k in state) and any(":candles:" in k for k in state)
+    assert any(":rank:" in k for k in state)
     r.close()

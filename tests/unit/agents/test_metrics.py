@@ -85,3 +85,12 @@ def test_sink_counts_are_read_at_scrape() -> None:
     written["n"] = 9
     assert samples(m)[("pads_sink", (("count", "candles_written"), ("sink", "redis")))] == 9
     assert SinkHealth().problems == []
+
+
+def test_behind_means_a_measured_lag_larger_than_a_batch() -> None:
+    a, _ = agent(Journal())
+    assert not a.behind(100)  # not measured yet
+    a.on_lag({0: 60, 1: 40})
+    assert not a.behind(100)
+    a.on_lag({0: 60, 1: 41})
+    assert a.behind(100)

@@ -18,7 +18,7 @@ from pads_stream.candles.codec import decode_pending, decode_state, resolve
 from pads_stream.candles.flush import WriteBehind
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.chain.rawlog import MARKER_KEY, parse_raw_log
-from pads_stream.mirror.redis_mirror import plan
+from pads_stream.mirror.redis_mirror import ops, plan
 
 INTERVALS = parse_intervals("1m,5m,15m,1h,4h,1d")
 CHAIN = 31337
@@ -117,14 +117,24 @@ class World:
             self.committed[m.partition] = max(self.committed[m.partition], m.offset + 1)
         self.unacked = []
 
-    def redis(self, updates: list[dict[str, Any]]) -> None:
-        candles, markets, trades, _ = plan(updates)
+    def redis(self, updates: list[Any]) -> None:
+        # Markets as the mirror writes them: replaced, or changed field by field from the base
+        # the worker remembers (never stale: the cache that holds it goes with a crash).
+        planned = plan(updates, bases=[getattr(u, "base", None) for u in updates])
+        candles, _, trades, _ = planned
         for k, member in candles.items():
             if member is None:
                 self.candles.pop(k, None)
             else:
                 self.candles[k] = member
-        self.markets.update(markets)
+        for op in ops(planned):
+            if op[0] == "h":
+                self.markets[op[1]] = dict(op[2])
+            elif op[0] == "u":
+                held = self.markets.setdefault(op[1], {})
+                held.update(op[2])
+                for f in op[3]:
+                    held.pop(f, None)
         for key, by_score in trades.items():
             for score, member in by_score.items():
                 if member is None:

@@ -201,3 +201,31 @@ def test_windows_equal_a_plain_recomputation(blocks: list[tuple[int, list[tuple[
         assert m["ath_at"] == str(next(x.ref.block_timestamp for x, p in zip(alive, prices, strict=True) if p == top))
     else:
         assert "ath_price" not in m
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 200), st.lists(st.tuples(st.integers(1, 9), st.integers(1, 8), st.booleans()),
+                                                      min_size=1, max_size=3),
+                          st.integers(0, 3), st.integers(0, 400)), min_size=1, max_size=40))
+def test_windows_kept_as_chain_time_moves_equal_a_plain_recomputation(
+        steps: list[tuple[int, list[tuple[int, int, bool]], int, int]]) -> None:
+    """Step by step, as the worker runs: a block of trades, a head marker that settles the
+    blocks `lag` behind and prunes like the batch folder, and chain time moving on; after every
+    step, every window equals the plain recomputation (the kept window parts never drift)."""
+    s = TokenState()
+    trades: list[TradeEvent] = []
+    ts = t = T0
+    for n, (gap, items, lag, idle) in enumerate(steps, start=1):
+        ts += gap
+        new = [trade(n, i, ts, eth=e * 10**14, trader=who, is_buy=buy) for i, (e, who, buy) in enumerate(items)]
+        for x in new:
+            apply_trade(s, x, INTERVALS)
+        trades += new
+        t = max(t, ts) + idle
+        if n - lag >= 1:
+            before = len(s.pending)
+            settle(s, n - lag, INTERVALS)
+            if len(s.pending) != before:
+                s.activity.prune(window_start(t, max(PARAMS.windows)))
+        for w in PARAMS.windows:
+            assert got(s, t, w) == plain(trades, t, w), (n, w)

@@ -125,3 +125,38 @@ async def _an_error_thrown_into_the_channel_is_raised() -> None:
     await w.queue.throw(RuntimeError("decode failed"))
     with pytest.raises(RuntimeError, match="decode failed"):
         await ready_batches(w.stream, 10).__anext__()  # type: ignore[arg-type]
+
+
+def test_behind_a_short_batch_waits_for_the_conductor_to_fill_it() -> None:
+    asyncio.run(_behind_a_short_batch_waits_for_the_conductor_to_fill_it())
+
+
+async def _behind_a_short_batch_waits_for_the_conductor_to_fill_it() -> None:
+    w = World()
+    w.put(0, 1)
+
+    async def conductor() -> None:  # fills the channel while the agent waits
+        for o in range(2, 10):
+            await asyncio.sleep(0.001)
+            w.put(o)
+
+    filling = asyncio.create_task(conductor())
+    batches = ready_batches(w.stream, 10, behind=lambda: True)  # type: ignore[arg-type]
+    assert offsets(await anext(batches)) == list(range(10))
+    await filling
+
+
+def test_caught_up_a_batch_never_waits_and_behind_the_wait_is_bounded() -> None:
+    asyncio.run(_caught_up_a_batch_never_waits_and_behind_the_wait_is_bounded())
+
+
+async def _caught_up_a_batch_never_waits_and_behind_the_wait_is_bounded() -> None:
+    w = World()
+    w.put(0, 1)
+    assert offsets(await anext(ready_batches(w.stream, 10, behind=lambda: False))) == [0, 1]  # type: ignore[arg-type]
+    w.put(2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # Behind, nothing more comes: the wait is bounded.
+    assert offsets(await anext(ready_batches(w.stream, 10, behind=lambda: True))) == [2]  # type: ignore[arg-type]
+    assert loop.time() - started < 1.0

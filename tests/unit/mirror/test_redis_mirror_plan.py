@@ -542,3 +542,49 @@ def test_write_of_a_trade_removed_and_re_added_in_one_message_ends_present() -> 
     assert [e for e in log if e[1:2] == (tk,)] == [
         ("zremrangebyscore", tk, s, s), ("zremrangebyrank", tk, 0, -RECENT_TRADES - 1),
     ]
+
+
+# ------------------------------------------------------------------ markets written as differences
+
+RANKED = {"created_at": "100", "curve_progress": "12.5", "market_cap_eth": "30", "volume_eth_5m": "2000000000000000000",
+          "price": "0.1", "trades": "4"}
+
+
+def market_ops(batch: list[dict[str, Any]], bases: list[dict[str, str] | None]) -> list[tuple[Any, ...]]:
+    return [op for op in ops(plan(batch, bases=bases)) if op[0] in "hu" or op[1].startswith(f"{P1}:rank:")]
+
+
+@pytest.mark.parametrize(("base", "market", "expected"), [
+    # (what the hash holds, the new snapshot, the market and ranking ops)
+    (None, RANKED, [("h", market_key(P1, A), RANKED), ("a", f"{P1}:rank:created", "100", A),
+                    ("a", f"{P1}:rank:market_cap", "30", A), ("a", f"{P1}:rank:progress", "12.5", A),
+                    ("d", f"{P1}:rank:graduated", A), ("a", f"{P1}:rank:volume_5m", "2", A)]),
+    (RANKED, RANKED, []),  # nothing changed: nothing written
+    (RANKED, RANKED | {"price": "0.2", "trades": "5"},  # unranked fields only: no ranking writes
+     [("u", market_key(P1, A), {"price": "0.2", "trades": "5"}, [])]),
+    (RANKED, RANKED | {"market_cap_eth": "31", "volume_eth_5m": "0"},
+     [("u", market_key(P1, A), {"market_cap_eth": "31", "volume_eth_5m": "0"}, []),
+      ("a", f"{P1}:rank:market_cap", "31", A), ("a", f"{P1}:rank:volume_5m", "0", A)]),
+    (RANKED | {"high_5m": "0.3"}, RANKED, [("u", market_key(P1, A), {}, ["high_5m"])]),  # a reorg took it
+    (RANKED, RANKED | {"graduated": "1", "graduated_at": "200", "curve_progress": "100"},
+     [("u", market_key(P1, A), {"graduated": "1", "graduated_at": "200", "curve_progress": "100"}, []),
+      ("a", f"{P1}:rank:graduated", "200", A), ("d", f"{P1}:rank:progress", A)]),
+])
+def test_a_known_market_is_written_as_its_differences(base: dict[str, str] | None, market: dict[str, str],
+                                                       expected: list[tuple[Any, ...]]) -> None:
+    assert market_ops([update(market=market)], [base]) == expected
+
+
+def test_the_first_base_of_a_token_in_a_batch_is_the_one_that_counts() -> None:
+    first, second = RANKED | {"price": "0.2"}, RANKED | {"price": "0.3"}
+    got = market_ops([update(market=first), update(market=second)], [RANKED, first])
+    assert got == [("u", market_key(P1, A), {"price": "0.3"}, [])]
+    # One update without a base: the whole hash is replaced, whatever the others knew.
+    assert market_ops([update(market=first), update(market=second)], [None, first])[0] == \
+        ("h", market_key(P1, A), second)
+
+
+def test_script_args_of_a_difference() -> None:
+    keys, args = script_args([("u", "k", {"a": "1", "b": "2"}, ["c"]), ("u", "k", {}, [])])
+    assert keys == ["k"]
+    assert args == ["u", 1, 2, "a", "1", "b", "2", 1, "c", "u", 1, 0, 0]
