@@ -28,7 +28,9 @@ from .agents.stats import STATS_EVERY_S
 from .engine.debug import task_dump
 from .engine.runtime import FaustAcks, KafkaOffsets, Worker, gap_recovery, recovered, run_candle_agent
 from .engine.table import PartitionTable
+from .mirror.keys import epoch_key
 from .mirror.redis_mirror import RedisMirror
+from .ops.repair import REPAIR_EVERY_S, MirrorRepair
 from .push.client import Pusher
 from .settings import WorkerSettings, worker_settings
 from .sinks import BestEffortSink, DurableSink, Sinks
@@ -64,8 +66,8 @@ def _watch_full_collections(phase: str, info: dict[str, Any]) -> None:
 gc.callbacks.append(_watch_full_collections)
 
 
-def build_sinks(s: WorkerSettings) -> Sinks:
-    durable: list[DurableSink] = [RedisMirror(s.redis_url, s.redis_namespace)]
+def build_sinks(s: WorkerSettings, mirror: RedisMirror) -> Sinks:
+    durable: list[DurableSink] = [mirror]
     best_effort: list[BestEffortSink] = []
     if s.backend_socket_url:
         best_effort.append(Pusher(s.backend_socket_url, s.backend_socket_token, s.backend_namespace,
@@ -124,7 +126,8 @@ metrics = WorkerMetrics()
 table = PartitionTable(token_state)
 offsets = KafkaOffsets(settings.kafka_bootstrap_servers, settings.raw_log_topic)
 gaps = gap_recovery(app, settings.raw_log_topic, table, offsets)
-sinks = build_sinks(settings)
+mirror = RedisMirror(settings.redis_url, settings.redis_namespace, epoch_key=epoch_key(settings.redis_prefix))
+sinks = build_sinks(settings, mirror)
 candles = CandleAgent(
     chain_id=settings.chain_id, intervals=settings.ohlcv_intervals, table=table, acks=FaustAcks(app), gaps=gaps,
     sinks=sinks, dead_letter=DeadLetters(lambda key, value: dead_letters.send(key=key, value=value),
@@ -132,10 +135,21 @@ candles = CandleAgent(
     cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000, params=settings.market_params,
     retention=settings.candle_retention, metrics=metrics)
 run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size)
+repair = MirrorRepair(settings, mirror, gaps.assigned, lambda p: max(gaps.next_offset.get(p, -1), gaps.applied(p)),
+                      lambda: recovered(app))
+
+
+def _on_wiped() -> None:
+    candles.forget_bases()
+    repair.on_wiped()
+
+
+mirror.on_wiped = _on_wiped
 
 
 async def _ready() -> tuple[int, dict[str, Any]]:
-    status, body = await worker_ready(recovered(app), candles.deep_reorgs, sinks, candles.lag, settings.ready_max_lag)
+    status, body = await worker_ready(recovered(app), candles.deep_reorgs, sinks, candles.lag, settings.ready_max_lag,
+                                      repair.problems())
     metrics.ready.set(1 if status == 200 else 0)
     return status, body
 
@@ -144,6 +158,8 @@ def _sink_counts() -> None:
     for sink in sinks.all:
         for name, value in sink.counts().items():
             metrics.sink.labels(sink.name, name).set(value)
+    metrics.sink.labels("redis", "repair_partitions_pending").set(len(repair.pending))
+    metrics.sink.labels("redis", "repair_partitions_done").set(repair.repaired)
 
 
 metrics.on_scrape(_sink_counts)
@@ -174,3 +190,8 @@ async def _start() -> None:
 @app.timer(STATS_EVERY_S)
 async def _log_stats() -> None:
     candles.stats.report()
+
+
+@app.timer(REPAIR_EVERY_S)
+async def _repair() -> None:
+    await repair.tick()

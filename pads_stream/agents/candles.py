@@ -207,6 +207,11 @@ class CandleAgent:
             self.metrics.stage.labels("flush").observe(took)
             self.metrics.table_writes.inc(len(writes))
 
+    def forget_bases(self) -> None:
+        """Redis lost what the cached states say it holds: their next markets go whole."""
+        for state in self.cache.states.values():
+            state.shown = None
+
     def on_revoked(self) -> None:
         # A partition may come back after another worker changed its states.
         self.cache.clear()

@@ -30,9 +30,11 @@ async def worker_health(recovered: bool, deep_reorgs: list[str], sinks: Sinks) -
 
 
 async def worker_ready(recovered: bool, deep_reorgs: list[str], sinks: Sinks, lag: dict[int, int] | None,
-                       max_lag: int) -> tuple[int, dict[str, Any]]:
+                       max_lag: int, repairing: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+    """`repairing`: a wiped Redis still being rebuilt (alive, serving what it has, not ready)."""
     status, body = await worker_health(recovered, deep_reorgs, sinks)
     problems = body["problems"]
+    problems += repairing or []
     if lag is None:
         problems.append("consumer lag not measured yet")
     elif sum(lag.values()) > max_lag:

@@ -29,6 +29,16 @@ def rank_key(pfx: str, name: str) -> str:
     return f"{pfx}:rank:{name}"
 
 
+def epoch_key(pfx: str) -> str:
+    """The mirror's epoch: written with its data, so a namespace that lost it was wiped."""
+    return f"{pfx}:mirror:epoch"
+
+
+def repair_key(pfx: str) -> str:
+    """Hash of raw-log partitions whose Redis data is still to be rebuilt after a wipe."""
+    return f"{pfx}:mirror:repair"
+
+
 def tokens_key(pfx: str) -> str:
     return f"{pfx}:tokens"
 

@@ -2,13 +2,20 @@
 
 A candle replaces whatever member its bucket had (ZREMRANGEBYSCORE t t + ZADD), so a batch
 written twice, or an older batch re-applied before a newer one, ends in the same state.
+
+Every call also checks the namespace's epoch key (`{prefix}:mirror:epoch`), written when the
+mirror starts: a Redis that came back empty, or another instance, no longer holds it. The call
+that notices writes its batch again whole (markets may have been written as differences from
+hashes that are gone), counts and logs the wipe, and tells `on_wiped`, which starts the
+rebuild (`mirror.repair`, `ops.repair`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -24,6 +31,7 @@ from ..candles.output import TokenOutput
 from ..jsonbytes import dumps
 from ..sinks import SinkHealth
 from .keys import candles_key, market_key, prefix, rank_key, tokens_key, trade_score, trades_key
+from .repair import Written
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +104,25 @@ def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads",
 #   ("a", key, score, member)  ZADD key score member        (a ranking)
 #   ("d", key, member)         ZREM key member
 #   ("x", key, before)         ZREMRANGEBYSCORE key -inf (before        (retention)
+#   ("e", key, expected, new)  the epoch check: the script returns the epoch key's value when it
+#                              is not `expected`, after setting it to `new` if it was missing
 Op = tuple[Any, ...]
 
 # The whole batch as one script call: atomic like MULTI/EXEC, but one command to encode and one
 # reply to parse instead of two per command, which cost more client CPU than the folding did.
 APPLY = """
-local i, n = 1, #ARGV
+local i, n, epoch = 1, #ARGV, ''
 while i <= n do
   local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
-  if op == 'z' then
+  if op == 'e' then
+    local now = redis.call('GET', k)
+    if not now then
+      redis.call('SET', k, ARGV[i + 3])
+      now = ARGV[i + 3]
+    end
+    if now ~= ARGV[i + 2] then epoch = now end
+    i = i + 4
+  elseif op == 'z' then
     redis.call('ZREMRANGEBYSCORE', k, ARGV[i + 2], ARGV[i + 2])
     if ARGV[i + 3] ~= '' then redis.call('ZADD', k, ARGV[i + 2], ARGV[i + 3]) end
     i = i + 4
@@ -139,7 +157,7 @@ while i <= n do
     return redis.error_reply('pads mirror: unknown op ' .. tostring(op))
   end
 end
-return n
+return epoch
 """
 
 
@@ -183,8 +201,8 @@ def script_args(batch: list[Op]) -> tuple[list[str], list[bytes | str | int]]:
         ki = index.setdefault(key, len(index) + 1)
         if kind == "z":
             args += ("z", ki, op[2], b"" if op[3] is None else op[3])
-        elif kind == "a":
-            args += ("a", ki, op[2], op[3])
+        elif kind == "a" or kind == "e":
+            args += (kind, ki, op[2], op[3])
         elif kind == "h" or kind == "u":
             args += (kind, ki, len(op[2]))
             for field, value in op[2].items():
@@ -217,39 +235,95 @@ def connect(url: str) -> aioredis.Redis:
 
 
 class RedisMirror:
-    """A `DurableSink`: `write` returns once Redis holds the batch."""
+    """A `DurableSink`: `write` returns once Redis holds the batch. With `epoch_key`, a wiped
+    namespace is noticed (see the module docstring)."""
 
     name = "redis"
 
-    def __init__(self, url: str, namespace: str = "pads", max_backoff: float = 5.0) -> None:
+    def __init__(self, url: str, namespace: str = "pads", max_backoff: float = 5.0,
+                 epoch_key: str | None = None) -> None:
         self.namespace = namespace
         self.redis = connect(url)
         self.apply = self.redis.register_script(APPLY)
         self.max_backoff = max_backoff
         self.written = 0
         self.errors = 0  # failed attempts, each retried
+        self.epoch_key = epoch_key
+        self.epoch: str | None = None  # the epoch this mirror's writes expect
+        self._next_epoch = uuid.uuid4().hex  # what a missing epoch key is set to
+        self.created_epoch = False  # the key was missing at start: the namespace was empty
+        self.wipes = 0
+        self.on_wiped: Callable[[], None] | None = None
+        # Live writes since a wipe was noticed (None: no repair may be running); from the start
+        # on, since one may be pending from before (the repair stops it when none is).
+        self.tracking: Written | None = Written()
+        self.lock = asyncio.Lock()  # a rebuild's write never interleaves with a live one
 
     async def start(self) -> None:
-        pass
+        if self.epoch_key is None:
+            return
+        delay = 0.1
+        while self.epoch is None:
+            try:
+                self.created_epoch = bool(await self.redis.set(self.epoch_key, self._next_epoch, nx=True))
+                got = await self.redis.get(self.epoch_key)
+                self.epoch = got.decode() if isinstance(got, bytes) else got
+            except (RedisError, OSError) as exc:
+                log.error("redis mirror: cannot read the epoch key, retrying in %.1fs: %r", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+        if self.created_epoch:
+            self._next_epoch = uuid.uuid4().hex
+            log.info("redis mirror: no epoch key under %s; the namespace was empty (new, or lost while "
+                     "the worker was down)", self.epoch_key)
 
     async def write(self, updates: Sequence[TokenOutput | Mapping[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        planned = plan([u.wire() if isinstance(u, TokenOutput) else u for u in updates], self.namespace,
-                       [u.base if isinstance(u, TokenOutput) else None for u in updates])
-        keys, args = script_args(ops(planned))
+        wires = [u.wire() if isinstance(u, TokenOutput) else u for u in updates]
+        planned = plan(wires, self.namespace, [u.base if isinstance(u, TokenOutput) else None for u in updates])
+        found = await self.apply_ops(ops(planned), len(planned[0]), planned)
+        if found:
+            self._wiped(found)
+            # Markets may have gone as differences from hashes that are no more: again, whole.
+            again = plan(wires, self.namespace)
+            await self.apply_ops(ops(again), len(again[0]), again)
+            if self.on_wiped is not None:
+                self.on_wiped()
+
+    async def apply_ops(self, batch: list[Op] | Callable[[Written], list[Op]], candles: int = 0,
+                        planned: Plan | None = None) -> str:
+        """Apply ops in one script call (with the epoch check), retrying until Redis takes them;
+        returns the epoch key's value if it was not the expected one, else ''. A callable
+        batch is made from the live writes recorded so far, while live writes wait."""
         delay = 0.1
         while True:
             try:
-                if keys:
-                    await self.apply(keys=keys, args=args)
-                self.written += len(planned[0])
-                return
+                async with self.lock:
+                    made = batch(self.tracking or Written()) if callable(batch) else batch
+                    if self.epoch is not None:
+                        made = [("e", self.epoch_key, self.epoch, self._next_epoch), *made]
+                    keys, args = script_args(made)
+                    found = await self.apply(keys=keys, args=args) if keys else b""
+                    if planned is not None and self.tracking is not None:
+                        candles_, markets, trades, _ = planned
+                        self.tracking.record(candles_, markets, trades, planned.expired)
+                self.written += candles
+                return found.decode() if isinstance(found, bytes) else str(found or "")
             except (RedisError, OSError) as exc:
                 self.errors += 1
-                log.error("redis mirror write of %d candles failed, retrying in %.1fs: %r",
-                          len(planned[0]), delay, exc)
+                log.error("redis mirror write of %d candles failed, retrying in %.1fs: %r", candles, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
+
+    def _wiped(self, epoch: str) -> None:
+        self.wipes += 1
+        if epoch == self._next_epoch:
+            self._next_epoch = uuid.uuid4().hex
+        log.error("redis mirror: the epoch key %s no longer holds %s (Redis was emptied or replaced); "
+                  "rewriting this batch whole and rebuilding the namespace from the raw-log topic",
+                  self.epoch_key, self.epoch)
+        self.epoch = epoch
+        self.tracking = Written()  # what was written before is gone: only what comes now is newer
 
     async def ping(self) -> bool:
         try:
@@ -259,10 +333,10 @@ class RedisMirror:
 
     async def health(self) -> SinkHealth:
         problems = [] if await self.ping() else ["redis unreachable"]
-        return SinkHealth(problems, {"redis_candles_written": self.written})
+        return SinkHealth(problems, {"redis_candles_written": self.written, "redis_wipes_noticed": self.wipes})
 
     def counts(self) -> dict[str, float]:
-        return {"candles_written": self.written, "write_errors": self.errors}
+        return {"candles_written": self.written, "write_errors": self.errors, "wipes_noticed": self.wipes}
 
     async def stop(self) -> None:
         await self.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from ..mirror.keys import epoch_key
 from ..settings import WorkerSettings
 from ..topics import ensure_topics
 from . import OpsError, kafka
@@ -124,6 +126,9 @@ async def delete_namespace(url: str, prefix: str) -> int:
                 batch = []
         if batch:
             deleted += await r.unlink(*batch)
+        # A new epoch: the rebuilding worker finds the namespace empty on purpose, with nothing
+        # for its self-repair to do (it rebuilds everything anyway).
+        await r.set(epoch_key(prefix), uuid.uuid4().hex)
     finally:
         await r.aclose()
     print(f"redis: {deleted} keys deleted under {prefix}:*")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from typing import Any
 
 import orjson
 import redis
@@ -21,6 +25,7 @@ from stack.process import ROOT
 
 from .conftest import Deployment, wait_for
 from .driver import produce, read_topic, trades_in_background
+from .test_market_data import check_clean
 from .test_pipeline import assert_exact
 
 
@@ -177,3 +182,56 @@ def delete_first_record(bootstrap: str, topic: str) -> None:
             await admin.close()
 
     asyncio.run(delete())
+
+
+def _wipe(d: Deployment) -> int:
+    """What FLUSHALL or a new, empty Redis does to this deployment's namespace."""
+    keys = list(d.redis.scan_iter(f"pads:{d.chain_id}:*", count=1000))
+    if keys:
+        d.redis.delete(*keys)
+    return len(keys)
+
+
+def _ready(d: Deployment, svc: Any) -> tuple[int, dict[str, Any]]:
+    url = svc.urls["health"].rsplit("/", 1)[0] + "/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _repaired(d: Deployment, svc: Any) -> bool:
+    return d.redis.hlen(f"pads:{d.chain_id}:mirror:repair") == 0 and _ready(d, svc)[0] == 200
+
+
+def test_an_emptied_redis_is_noticed_and_rebuilt_without_an_operator(deployment: Deployment) -> None:
+    """Redis loses the namespace while the worker runs and trades keep coming, then again
+    while the worker is stopped. Each time the worker says so, is not ready while it rebuilds
+    history from the raw-log topic (new trades land meanwhile), and ends exact: candles equal
+    the chain's, and every candle, market field and ranking equals the checker's recomputation."""
+    d = deployment
+    d.env.update(MARKET_DATA="1")
+    d.start_bridge()
+    worker = d.start_worker()
+    flow, done = trades_in_background(d.pad, 200, seed=17)
+    flow.start()
+    wait_for(lambda: len(d.redis_candles()) >= 3, 60, "the first candles")
+    time.sleep(1.0)
+    assert _wipe(d) > 0
+    wait_for(lambda: "no longer holds" in worker.log_path.read_text(), 30, "the worker to notice the wipe")
+    flow.join(300)
+    assert "ts" in done, "the trade driver did not finish"
+    wait_for(lambda: "redis mirror repair: raw-log partition" in worker.log_path.read_text(), 60, "a rebuild")
+    wait_for(lambda: _repaired(d, worker), 90, "the rebuild to finish and the worker to be ready")
+    assert_exact(d)
+    assert check_clean(d), d.check()
+
+    worker.stop()
+    assert _wipe(d) > 0
+    worker = d.start_worker("worker-again", DATA_DIR=str(d.dir / "worker-data"))
+    wait_for(lambda: "the namespace was empty" in worker.log_path.read_text(), 30, "the restarted worker to notice")
+    wait_for(lambda: "rebuilt from" in worker.log_path.read_text(), 60, "a rebuild after the restart")
+    wait_for(lambda: _repaired(d, worker), 90, "the rebuild after the restart")
+    assert_exact(d)
+    assert check_clean(d), d.check()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from pads_stream.candles.output import TokenOutput
 from pads_stream.mirror.redis_mirror import RECENT_TRADES, RedisMirror, ops, plan, script_args
 
 pytestmark = pytest.mark.integration
@@ -118,4 +119,47 @@ def test_the_script_writes_what_the_commands_say(redis_server: str) -> None:
     assert trades and max(map(len, trades)) == RECENT_TRADES  # trimming ran
     assert any(":market:" in k for k in state) and any(":candles:" in k for k in state)
     assert any(":rank:" in k for k in state)
+    r.close()
+
+
+def test_a_wiped_namespace_is_noticed_by_every_mirror_and_rewritten_whole(redis_server: str) -> None:
+    """Two workers' mirrors share a namespace; Redis loses it. The next write of each notices
+    (the second by the new epoch the first set), counts it, calls `on_wiped`, and writes its
+    batch whole although its market came as a difference from a hash that is gone."""
+    r = redis.Redis.from_url(redis_server)
+    ns = f"wipe{random.randrange(10**9)}"
+    key = f"{ns}:1:mirror:epoch"
+    market = {"price": "2", "trades": "3", "curve_progress": "1"}
+    before = {"price": "1", "trades": "3", "curve_progress": "1"}
+
+    def update(token: str) -> TokenOutput:
+        return TokenOutput(1, token, [], [], [], False, market, base=before)
+
+    async def scenario() -> tuple[list[int], list[int], list[bool]]:
+        a, b = RedisMirror(redis_server, ns, epoch_key=key), RedisMirror(redis_server, ns, epoch_key=key)
+        called = [0, 0]
+        a.on_wiped = lambda: called.__setitem__(0, called[0] + 1)
+        b.on_wiped = lambda: called.__setitem__(1, called[1] + 1)
+        try:
+            await a.start()
+            await b.start()
+            created = [a.created_epoch, b.created_epoch]
+            await a.write([update(TOKENS[0])])
+            await b.write([update(TOKENS[1])])
+            assert (a.wipes, b.wipes) == (0, 0)
+            for k in r.scan_iter(f"{ns}:*"):
+                r.delete(k)
+            await a.write([update(TOKENS[0])])
+            await b.write([update(TOKENS[1])])
+            await a.write([update(TOKENS[0])])  # noticed once
+            return [a.wipes, b.wipes], called, created
+        finally:
+            await a.close()
+            await b.close()
+
+    wipes, called, created = asyncio.run(scenario())
+    assert wipes == [1, 1] and called == [1, 1] and created == [True, False]
+    for token in TOKENS[:2]:
+        assert r.hgetall(f"{ns}:1:market:{token}") == {k.encode(): v.encode() for k, v in market.items()}
+    assert r.get(key) is not None
     r.close()

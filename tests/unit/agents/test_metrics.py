@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pads_stream.agents.health import worker_ready
+from pads_stream.agents.health import worker_health, worker_ready
 from pads_stream.agents.metrics import WorkerMetrics, reason_kind
 from pads_stream.sinks import SinkHealth, Sinks
 from tests.unit.agents.test_candle_agent import FakeDurable, Journal, agent, batch, feed, logs
@@ -75,6 +75,10 @@ def test_ready_needs_health_a_measured_lag_and_a_small_one() -> None:
         200, {"ok": True, "problems": [], "lag": {"0": 60, "1": 40}})
     status, body = asyncio.run(worker_ready(False, [], ok, {0: 0}, 100))
     assert status == 503 and body["problems"] == ["table recovery in progress"]
+    # Rebuilding a wiped Redis: alive and caught up, not ready.
+    status, body = asyncio.run(worker_ready(True, [], ok, {0: 0}, 100, ["rebuilding partitions [1]"]))
+    assert status == 503 and body["problems"] == ["rebuilding partitions [1]"]
+    assert asyncio.run(worker_health(True, [], ok))[0] == 200
 
 
 def test_sink_counts_are_read_at_scrape() -> None:
