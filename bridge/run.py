@@ -87,7 +87,7 @@ class Bridge:
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
-                           self.s.topic_replication, forever=(self.s.raw_log_topic,))
+                           self.s.topic_replication, forever=(self.s.raw_log_topic,), large=(self.s.raw_log_topic,))
         await self.publisher.start()
         log.info("bridge starting at block %d with %d known curves", self.next_block, len(self.registry.curves))
         runner = await serve(self.status, self.s.web_host, self.s.web_port) if self.s.web_port else None
