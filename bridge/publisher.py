@@ -15,6 +15,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 
 from pads_stream.chain.rawlog import MARKER_KEY, HeadMarker, RawLog
+from pads_stream.topics import MAX_STATE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,10 @@ log = logging.getLogger(__name__)
 class Publisher:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
+        # Up to the raw topic's record limit (pads_stream.topics.LARGE): a log over the default
+        # 1 MB was refused on every retry, and the bridge went no further.
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                                         linger_ms=5, max_batch_size=1 << 20)
+                                         linger_ms=5, max_batch_size=1 << 20, max_request_size=MAX_STATE_BYTES)
         self.published = 0
         self.removed = 0
         self.markers = 0

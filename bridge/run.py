@@ -24,12 +24,14 @@ from pads_stream.topics import ensure_topics
 
 from . import checkpoint
 from .errors import BridgeError, ChainMoved, CheckpointError, CheckpointWriteError, ConfigError, RpcError
+from .headwatch import HeadWatch
 from .publisher import Publisher
 from .ranges import AdaptiveStep, backoff
 from .registry import CurveRegistry
 from .reorg import RecentChain, hash_window
 from .settings import BridgeSettings
 from .source import ChainSource
+from .status import BridgeStatus, serve
 
 log = logging.getLogger("bridge")
 MAX_CHAIN_MOVED = 5
@@ -45,6 +47,9 @@ def what_failed(exc: BaseException) -> str:
     return "the node"
 
 
+METRIC_LABEL = {"Kafka": "kafka", "the checkpoint disk": "checkpoint", "the node": "node"}
+
+
 class Bridge:
     def __init__(self, settings: BridgeSettings) -> None:
         self.s = settings
@@ -56,6 +61,8 @@ class Bridge:
         self.step = AdaptiveStep(settings.batch_size)
         self.publisher = Publisher(settings.kafka_bootstrap_servers, settings.raw_log_topic)
         self._woken = asyncio.Event()
+        self.watch = HeadWatch(settings.head_timeout_s)
+        self.status = BridgeStatus(self.watch, settings.ready_max_lag)
 
     def _load_recent(self, cp: checkpoint.Checkpoint | None) -> RecentChain:
         try:
@@ -80,9 +87,10 @@ class Bridge:
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
-                           self.s.topic_replication, forever=(self.s.raw_log_topic,))
+                           self.s.topic_replication, forever=(self.s.raw_log_topic,), large=(self.s.raw_log_topic,))
         await self.publisher.start()
         log.info("bridge starting at block %d with %d known curves", self.next_block, len(self.registry.curves))
+        runner = await serve(self.status, self.s.web_host, self.s.web_port) if self.s.web_port else None
         attempt = 0
         loop = asyncio.get_running_loop()
         try:
@@ -102,11 +110,15 @@ class Bridge:
                     if loop.time() - started >= STABLE_S:
                         attempt = 0
                     delay = backoff(attempt, cap=self.s.max_backoff_s) * (0.5 + random.random() / 2)
-                    log.error("bridge: %s failed (%r); starting over in %.1fs", what_failed(exc), exc, delay)
+                    what = what_failed(exc)
+                    self.status.connection(False, f"{what} failed: {exc!r}", METRIC_LABEL[what])
+                    log.error("bridge: %s failed (%r); starting over in %.1fs", what, exc, delay)
                     attempt += 1
                     await asyncio.sleep(delay)
         finally:
             await self.publisher.stop()
+            if runner is not None:
+                await runner.cleanup()
 
     async def _follow(self, source: ChainSource) -> None:
         node_chain = await source.chain_id_of_node()
@@ -114,17 +126,31 @@ class Bridge:
             raise ConfigError(f"CHAIN_ID is {self.s.chain_id} but the node at BLOCKCHAIN_WS_URL is chain {node_chain}")
         await source.w3.eth.subscribe("newHeads")
         listener = asyncio.ensure_future(self._listen(source.w3))
+        self.status.connection(True)
+        woken = True
         try:
             while True:
                 if listener.done():
                     listener.result()  # re-raises why the subscription ended
                     raise BridgeError("head subscription ended")
-                await self._catch_up(source, await source.head())
+                before = self.watch.head
+                head = await source.head()
+                moved = self.status.saw_head(head)
+                if self.watch.after_poll(woken, moved):
+                    # Woken by the watchdog, not the subscription, while blocks kept coming.
+                    log.warning("newHeads said nothing while the head moved from %s to %d; subscribing again",
+                                before, head)
+                    self.status.resubscribed.inc()
+                    await source.w3.eth.subscribe("newHeads")
+                await self._catch_up(source, head)
                 self._woken.clear()
+                timeout = self.watch.timeout()
                 try:
-                    await asyncio.wait_for(self._woken.wait(), self.s.head_timeout_s)
+                    await asyncio.wait_for(self._woken.wait(), timeout)
+                    woken = True
                 except TimeoutError:
-                    log.debug("no new head in %.0fs; polling", self.s.head_timeout_s)
+                    woken = False
+                    log.debug("no new head in %.1fs; polling", timeout)
         finally:
             listener.cancel()
 
@@ -145,6 +171,7 @@ class Bridge:
                 if exc.rate_limited:
                     # Not the range's fault: wait as asked (or back off), then the same range again.
                     limited += 1
+                    self.status.rate_limited.inc()
                     wait = exc.retry_after or backoff(limited - 1, base=0.5, cap=self.s.max_backoff_s)
                     log.warning("blocks %d..%d: the node is rate-limiting (%s); asking again in %.1fs", a, b,
                                 exc.error, wait)
@@ -179,6 +206,7 @@ class Bridge:
             self.recent.record(headers, logs)
             self.next_block = b + 1
             await self._save()
+            self.status.published_up_to(b, len(logs))
             if logs or b - a > 0:
                 log.info("blocks %d..%d: published %d logs (%d curves known, head %d, %d blocks retained)", a, b,
                          len(logs), len(self.registry.curves), head, len(self.recent.blocks))
@@ -217,6 +245,7 @@ class Bridge:
         self.recent.truncate(ancestor)
         self.next_block = ancestor + 1
         await self._save()
+        self.status.reorg(newest.number - ancestor, len(removed))
         if deep:
             log.critical("reorg deeper than FINALITY_DEPTH=%d: all %d retained blocks %d..%d replaced (depth > %d), "
                          "%d logs removed; reading again from block %d. Replaced blocks below it keep their "

@@ -16,7 +16,11 @@ class BridgeSettings(CommonSettings):
     start_block: int = Field(0, alias="START_BLOCK", ge=0)
     batch_size: int = Field(2000, alias="BATCH_SIZE", ge=1, le=1_000_000)
     state_file: str = Field("./.state/bridge-checkpoint.json", alias="BRIDGE_STATE_FILE")
+    # The most the head watchdog waits; it waits three observed block intervals when shorter.
     head_timeout_s: float = Field(30.0, alias="BRIDGE_HEAD_TIMEOUT_S", gt=0)
+    web_port: int = Field(6068, alias="BRIDGE_WEB_PORT", ge=0, le=65535)  # 0: no /health, /ready, /metrics
+    web_host: str = Field("127.0.0.1", alias="BRIDGE_WEB_HOST")
+    ready_max_lag: int = Field(10, alias="BRIDGE_READY_MAX_LAG", ge=0)  # blocks behind the head
     max_backoff_s: float = Field(30.0, alias="BRIDGE_MAX_BACKOFF_S", gt=0)
     # Blocks below head - FINALITY_DEPTH are treated as final: the bridge keeps the hashes and
     # logs of the last FINALITY_DEPTH + 1 published blocks to undo a reorg, and a deeper reorg

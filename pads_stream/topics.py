@@ -51,11 +51,19 @@ def partition_problems(existing: dict[str, int], wanted: int) -> list[str]:
             for name, count in sorted(existing.items()) if count != wanted]
 
 
+# Every record of the raw-log and dead-letter topics fits: an EVM log's data is bounded by the
+# block gas limit (about 4 MB at 30 M gas), and a dead letter carries at most DEAD_LETTER_VALUE_MAX
+# of the original. Kafka's default of 1 MB refused a 2-MB log: the bridge retried it forever,
+# and a worker dead-lettering one failed on the dead letter, again on every redelivery.
+LARGE = {"max.message.bytes": str(MAX_STATE_BYTES)}
+
+
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int, replication: int,
                         timeout_s: float = 30.0, compacted: tuple[str, ...] = (),
-                        forever: tuple[str, ...] = ()) -> list[str]:
-    """Create what is missing (`compacted` ones compacted, `forever` ones keeping every record);
-    returns the problems of existing `forever` topics that delete records (also logged)."""
+                        forever: tuple[str, ...] = (), large: tuple[str, ...] = ()) -> list[str]:
+    """Create what is missing (`compacted` ones compacted, `forever` ones keeping every record,
+    `large` ones taking records up to MAX_STATE_BYTES); returns the problems of existing
+    `forever` topics that delete records (also logged)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     await admin.start()
     try:
@@ -63,8 +71,10 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, repli
         missing = [n for n in names if n not in present]
         for name in missing:
             try:
-                configs = ({"cleanup.policy": "compact", "max.message.bytes": str(MAX_STATE_BYTES)}
-                           if name in compacted else dict(FOREVER) if name in forever else {})
+                configs = ({"cleanup.policy": "compact", **LARGE} if name in compacted
+                           else dict(FOREVER) if name in forever else {})
+                if name in large:
+                    configs.update(LARGE)
                 await admin.create_topics([NewTopic(name, partitions, replication, topic_configs=configs)])
                 log.info("created topic %s with %d partitions", name, partitions)
             except TopicAlreadyExistsError:

@@ -173,7 +173,8 @@ def _create_topics(sender: faust.App, **_: object) -> None:
     ensure_topics_blocking(settings.kafka_bootstrap_servers,
                            [settings.raw_log_topic, settings.dead_letter_topic, changelog],
                            settings.topic_partitions, settings.topic_replication, compacted=(changelog,),
-                           forever=(settings.raw_log_topic,))
+                           forever=(settings.raw_log_topic,),
+                           large=(settings.raw_log_topic, settings.dead_letter_topic))
 
 
 @app.task

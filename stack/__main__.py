@@ -42,6 +42,7 @@ def demo(workdir: Path, curves: int) -> int:
         env["BONDING_CURVE_FACTORY_ADDRESS"] = Launchpad(env["BLOCKCHAIN_HTTP_URL"]).deploy()
         env.update(START_BLOCK="0", BRIDGE_STATE_FILE=str(workdir / "bridge-checkpoint.json"),
                    DATA_DIR=str(workdir / "worker-data"), APP_ID="pads-demo", WEB_PORT=str(free_port()),
+                   BRIDGE_WEB_PORT=str(free_port()),
                    PROCESSING_INTERVAL_MS="100", LOG_LEVEL="INFO", API_PORT=str(free_port()),
                    API_PUSH_URL=env["BACKEND_SOCKET_URL"])
         write_env(workdir / "env", env)
@@ -63,7 +64,8 @@ pads-stream demo is up in {time.monotonic() - started:.1f}s. Environment: {workd
   Redis       {env['REDIS_URL']}   try: redis-cli -u {env['REDIS_URL']} --scan --pattern 'pads:{chain}:*'
   anvil       {env['BLOCKCHAIN_HTTP_URL']}   factory {env['BONDING_CURVE_FACTORY_ADDRESS']}
   backend     {env['BACKEND_SOCKET_URL']}/stats
-  worker      http://127.0.0.1:{env['WEB_PORT']}/health
+  worker      http://127.0.0.1:{env['WEB_PORT']}/health   /ready   /metrics
+  bridge      http://127.0.0.1:{env['BRIDGE_WEB_PORT']}/health   /ready   /metrics
   logs        {workdir}/*.log
 
 Ctrl-C stops everything.""", flush=True)

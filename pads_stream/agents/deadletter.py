@@ -12,6 +12,9 @@ from ..candles.batch import Message
 log = logging.getLogger(__name__)
 
 
+DEAD_LETTER_VALUE_MAX = 256 << 10  # of the original, as text; the rest stays in the raw topic
+
+
 class DeadLetters:
     """`send(key, value)` produces to DEAD_LETTER_TOPIC; `topic` is where the messages came from."""
 
@@ -21,9 +24,12 @@ class DeadLetters:
     async def __call__(self, msg: Message, stage: str, reason: str) -> None:
         value: object = msg.value
         raw = value if isinstance(value, bytes) else b""  # a tombstone has none
-        log.warning("%s: dead-lettering %s[%d]@%d: %s", stage, self.topic, msg.partition, msg.offset, reason)
-        await self.send(msg.key, orjson.dumps({
-            "stage": stage, "reason": reason, "topic": self.topic, "partition": msg.partition,
-            "offset": msg.offset, "key": (msg.key or b"").decode("utf-8", "replace"),
-            "value": raw.decode("utf-8", "replace"),
-        }))
+        log.warning("%s: dead-lettering %s[%d]@%d (%d bytes): %s", stage, self.topic, msg.partition, msg.offset,
+                    len(raw), reason)
+        letter = {"stage": stage, "reason": reason, "topic": self.topic, "partition": msg.partition,
+                  "offset": msg.offset, "key": (msg.key or b"").decode("utf-8", "replace"),
+                  "value": raw[:DEAD_LETTER_VALUE_MAX].decode("utf-8", "replace"), "value_bytes": len(raw)}
+        if len(raw) > DEAD_LETTER_VALUE_MAX:
+            # The raw topic keeps every record: the letter says where the whole one is.
+            letter["truncated"] = True
+        await self.send(msg.key, orjson.dumps(letter))

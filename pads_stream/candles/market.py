@@ -193,7 +193,7 @@ class Market(_Wire):
         t = self.totals
         out.update(t.wire())
         p = self.params
-        if p is None:
+        if p is None or not out:  # a token with neither a creation nor a trade shows nothing
             return out
         price = t.price
         if price is not None:

@@ -267,8 +267,17 @@ def apply_graduated_info(info: TokenInfo, ev: GraduatedEvent) -> None:
 
 
 def apply_curve_created(state: TokenState, ev: CurveCreatedEvent) -> bool:
-    """Metadata only, so it needs no cursor: applying it twice sets the same fields."""
-    return apply_curve_created_info(state.info, ev)
+    """Metadata only, so it needs no cursor: applying it twice sets the same fields. Its
+    removal (a reorg) clears them, when it is the creation the state holds: a token is created
+    once, and the bridge publishes removals before the new branch's logs."""
+    info = state.info
+    if ev.ref.removed:
+        if info.curve is None or info.created_block != ev.ref.block_number:
+            return False
+        info.name = info.symbol = info.curve = info.creator = None
+        info.created_block = info.created_at = None
+        return True
+    return apply_curve_created_info(info, ev)
 
 
 def apply_graduated(state: TokenState, ev: GraduatedEvent) -> bool:

@@ -98,7 +98,9 @@ class Deployment:
 
     def start_bridge(self, name: str = "bridge", **extra: str) -> Service:
         env = {**os.environ, **self.env, **extra}
+        env.setdefault("BRIDGE_WEB_PORT", str(_free_port()))
         svc = spawn(name, [sys.executable, "-m", "bridge"], self.dir / f"{name}.log", cwd=ROOT, env=env)
+        svc.urls["health"] = f"http://127.0.0.1:{env['BRIDGE_WEB_PORT']}/health"
         self.procs.append(svc)
         return svc
 

@@ -94,7 +94,7 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
 
 
 async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=16 << 20)
     await producer.start()
     try:
         for key, value in messages:

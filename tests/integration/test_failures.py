@@ -110,22 +110,28 @@ def test_undecodable_logs_go_to_dead_letters_and_the_worker_keeps_going(deployme
     assert "{not json" in originals
 
 
-def test_a_tombstone_is_dead_lettered_and_the_partition_keeps_moving(deployment: Deployment) -> None:
-    """A record with a null value used to raise TypeError out of the folder on every redelivery:
-    the partition stopped for good."""
+def test_a_tombstone_and_a_2mb_record_are_dead_lettered_and_the_partition_keeps_moving(
+        deployment: Deployment) -> None:
+    """A record with a null value used to raise TypeError out of the folder on every redelivery,
+    and a record over Kafka's default 1 MB could not be dead-lettered (the dead letter was
+    refused, again on every redelivery): either way the partition stopped for good."""
     d = deployment
     curve = d.pad.create_curve("Tomb", "TOMB")
     d.start_worker()
-    produce(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["RAW_LOG_TOPIC"], [(curve.token.encode(), None)])
+    big = b"{" + b"x" * (2 << 20) + b"}"
+    produce(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["RAW_LOG_TOPIC"],
+            [(curve.token.encode(), None), (curve.token.encode(), big)])
     d.start_bridge()
     for i in range(3):
         d.pad.buy(curve, d.pad.accounts[2 + i], 10**17)
-    assert_exact(d, timeout=60)  # the token's partition, which holds the tombstone, moved past it
-    letters = wait_for(lambda: read_topic(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["DEAD_LETTER_TOPIC"]), 30,
-                       "the tombstone's dead letter")
-    letter = orjson.loads(letters[0][1])
-    assert letter["reason"] == "a record with no value (a tombstone)" and letter["value"] == ""
-    assert letters[0][0] == curve.token.encode()
+    assert_exact(d, timeout=60)  # the token's partition, which holds both, moved past them
+    letters = wait_for(lambda: (lambda got: got if len(got) >= 2 else None)(
+        read_topic(d.env["KAFKA_BOOTSTRAP_SERVERS"], d.env["DEAD_LETTER_TOPIC"])), 30, "two dead letters")
+    tomb, huge = (orjson.loads(v) for _, v in letters[:2])
+    assert tomb["reason"] == "a record with no value (a tombstone)" and tomb["value"] == ""
+    assert letters[0][0] == letters[1][0] == curve.token.encode()
+    assert huge["value_bytes"] == len(big) and huge["truncated"] is True and huge["reason"].startswith("not JSON")
+    assert len(letters[1][1]) < 300 << 10 and huge["offset"] == tomb["offset"] + 1
 
 
 def test_the_raw_topic_keeps_every_log_and_replay_refuses_a_lost_history(deployment: Deployment) -> None:

@@ -1,4 +1,4 @@
-"""A real Prometheus (Debian's) scrapes a worker's /metrics, and /ready follows the lag."""
+"""A real Prometheus (Debian's) scrapes a worker's and the bridge's /metrics, and /ready follows the lag."""
 
 from __future__ import annotations
 
@@ -34,12 +34,13 @@ def value(url: str, expr: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-def test_prometheus_scrapes_the_worker_and_ready_follows_the_lag(deployment: Deployment) -> None:
+def test_prometheus_scrapes_the_worker_and_the_bridge_and_ready_follows_the_lag(deployment: Deployment) -> None:
     d = deployment
     curve = d.pad.create_curve("Watched", "WATCH")
     worker = d.start_worker()
     port = worker.urls["health"].rsplit(":", 1)[1].split("/")[0]
-    d.start_bridge()
+    bridge = d.start_bridge()
+    bridge_port = bridge.urls["health"].rsplit(":", 1)[1].split("/")[0]
     for i in range(4):
         d.pad.buy(curve, d.pad.accounts[2 + i], (i + 1) * 10**16)
     assert_exact(d, timeout=60)
@@ -50,10 +51,20 @@ def test_prometheus_scrapes_the_worker_and_ready_follows_the_lag(deployment: Dep
 
     with urllib.request.urlopen(worker.urls["health"].replace("/health", "/metrics"), timeout=5) as r:
         assert r.headers["Content-Type"].startswith("text/plain") and b"pads_logs_total" in r.read()
-    prom = prometheus.start(d.dir / "prometheus", {"worker": [f"127.0.0.1:{port}"]})
+    # The bridge: caught up with the head, which it read.
+    status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        ready(bridge.urls["health"].replace("/health", "/ready"))), 30, "the bridge's /ready to answer 200")
+    assert body["head"] == d.pad.head() and body["published"] == body["head"] and body["problems"] == []
+    prom = prometheus.start(d.dir / "prometheus", {"worker": [f"127.0.0.1:{port}"],
+                                                   "bridge": [f"127.0.0.1:{bridge_port}"]})
     d.procs.append(prom)
     url = prom.urls["PROMETHEUS_URL"]
     wait_for(lambda: value(url, 'up{job="worker"}') == 1, 60, "Prometheus to scrape the worker")
+    wait_for(lambda: value(url, 'up{job="bridge"}') == 1, 60, "Prometheus to scrape the bridge")
+    assert value(url, "pads_bridge_head_block") == d.pad.head()
+    assert value(url, "pads_bridge_head_lag_blocks") == 0 and value(url, "pads_bridge_connected") == 1
+    assert (value(url, "pads_bridge_logs_published_total") or 0) >= 5
+    assert (value(url, "pads_bridge_head_timeout_seconds") or 0) > 0
     assert (value(url, "pads_logs_total") or 0) >= 5  # the curve, the trades, head markers
     assert (value(url, "pads_token_updates_total") or 0) >= 1  # one per token and batch
     assert value(url, "pads_ready") == 1

@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks.workload import Workload, messages
 from pads_stream.agents.candles import FLUSH_MAX_KEYS, CandleAgent
-from pads_stream.agents.deadletter import DeadLetters
+from pads_stream.agents.deadletter import DEAD_LETTER_VALUE_MAX, DeadLetters
 from pads_stream.candles.batch import Message, Outcome, position_key
 from pads_stream.candles.intervals import parse_intervals
 from pads_stream.candles.output import TokenOutput
@@ -225,7 +225,14 @@ def test_dead_letters_carry_the_reason_and_original_bytes() -> None:
     asyncio.run(DeadLetters(send, "pads.chain-logs")(Message(3, 42, b"0xab", b"\xff{bad"), "candles", "why"))
     assert sent[0][0] == b"0xab"
     assert orjson.loads(sent[0][1]) == {"stage": "candles", "reason": "why", "topic": "pads.chain-logs",
-                                        "partition": 3, "offset": 42, "key": "0xab", "value": "\ufffd{bad"}
+                                        "partition": 3, "offset": 42, "key": "0xab", "value": "\ufffd{bad",
+                                        "value_bytes": 5}
+    # A record past DEAD_LETTER_VALUE_MAX: its beginning, its size, and where the rest is.
+    huge = b"y" * (DEAD_LETTER_VALUE_MAX + 10)
+    asyncio.run(DeadLetters(send, "pads.chain-logs")(Message(3, 43, b"0xab", huge), "candles", "why"))
+    letter = orjson.loads(sent[1][1])
+    assert letter["value"] == "y" * DEAD_LETTER_VALUE_MAX and letter["value_bytes"] == len(huge)
+    assert letter["truncated"] is True and letter["offset"] == 43
 
 
 def test_a_deep_reorg_alarm_outlives_a_restart() -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pads_stream.candles.codec import decode_state, encode_state
 from pads_stream.candles.fold import Candle, fold, fold_part
 from pads_stream.candles.intervals import parse_intervals
+from pads_stream.candles.market import Market, MarketParams, TokenInfo, TradeTotals
 from pads_stream.candles.price import format_price
 from pads_stream.candles.state import (
     TokenState,
@@ -366,6 +367,20 @@ def test_curve_created_and_graduated() -> None:
     assert state.cursor == (6, 1)
     payload = encode_state(state)
     assert encode_state(decode_state(payload)) == payload
+
+
+def test_a_removed_curve_created_is_undone_and_another_removal_changes_nothing() -> None:
+    state = TokenState()
+    ev = CurveCreatedEvent(TOKEN, CURVE, TRADER, "Pepe", "PEPE", make_ref(5, 0, T2024))
+    apply_curve_created(state, ev)
+    other = replace(ev, ref=replace(make_ref(7, 0, T2024 + 2), removed=True))
+    assert apply_curve_created(state, other) is False  # not the creation it holds
+    assert apply_curve_created(state, replace(ev, ref=replace(ev.ref, removed=True))) is True
+    assert state.market == {} and state.info == TokenInfo()
+    assert apply_curve_created(state, replace(ev, ref=replace(ev.ref, removed=True))) is False  # twice: once
+    again = replace(ev, ref=make_ref(6, 0, T2024 + 1))  # the new branch creates it a block later
+    assert apply_curve_created(state, again) is True and state.market["created_block"] == "6"
+    assert Market(TokenInfo(), TradeTotals(), params=MarketParams()).wire() == {}  # nothing to show, no derived
 
 
 @pytest.mark.parametrize("payload", [None, b""])

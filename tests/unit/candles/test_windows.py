@@ -146,7 +146,9 @@ def test_curve_progress_and_rankings() -> None:
     assert m["curve_progress"] == "100"
     scores = rank_scores(m)
     assert scores is not None and scores["progress"] is None and scores["graduated"] == "200"
-    assert Market(TokenInfo(), TradeTotals(), params=p).wire()["curve_progress"] == "0"
+    created = TokenInfo(name="N", created_at=100)
+    assert Market(created, TradeTotals(), params=p).wire()["curve_progress"] == "0"  # before its first trade
+    assert Market(TokenInfo(), TradeTotals(), params=p).wire() == {}  # a creation a reorg took: nothing
     assert rank_scores({"price": "1"}) is None  # no derived fields: nothing to rank by
 
 
