@@ -1,4 +1,4 @@
-.PHONY: setup demo test unit integration lint bench bench-smoke
+.PHONY: setup demo test unit integration lint compose-check bench bench-smoke
 
 setup:
 	./scripts/setup.sh
@@ -17,11 +17,20 @@ unit: setup
 integration: setup
 	.venv/bin/python -m pytest tests/integration -v
 
-lint: setup
+lint: setup compose-check
 	.venv/bin/ruff check pads_stream bridge simulator stack tests benchmarks
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 	promtool check rules stack/prometheus/alerts.yml
+
+# The container files, checked without a Docker engine: the compose file against compose's schema
+# and interpolation (Debian's docker-compose; the required variables get dummy values), the
+# Dockerfile with hadolint, and the compose Prometheus config with promtool.
+COMPOSE_CHECK_ENV = BONDING_CURVE_FACTORY_ADDRESS=0x0000000000000000000000000000000000000000 BACKEND_SOCKET_TOKEN=compose-check
+compose-check: setup
+	$(COMPOSE_CHECK_ENV) docker-compose -f docker-compose.yml config -q
+	.venv/bin/hadolint Dockerfile
+	promtool check config stack/prometheus/prometheus-compose.yml
 
 # Throughput, memory, CPU and latency on a local stack; see benchmarks/README.md.
 bench: setup

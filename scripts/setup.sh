@@ -21,6 +21,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# Debian's docker-compose (v1) validates docker-compose.yml for `make lint` with no Docker engine;
+# without its recommends, which would bring the engine (docker.io).
+if ! command -v docker-compose >/dev/null; then
+  echo "setup: apt-get install docker-compose"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
