@@ -136,7 +136,7 @@ candles = CandleAgent(
     retention=settings.candle_retention, metrics=metrics)
 run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size)
 repair = MirrorRepair(settings, mirror, gaps.assigned, lambda p: max(gaps.next_offset.get(p, -1), gaps.applied(p)),
-                      lambda: recovered(app))
+                      lambda: recovered(app), lambda p: candles.first_next.get(p, gaps.applied(p)))
 
 
 def _on_wiped() -> None:

@@ -81,6 +81,9 @@ class CandleAgent:
         self.deep_reorgs: list[str] = []
         self.lag: dict[int, int] | None = None  # raw partition -> messages not applied yet; None: not measured
         self.chain_time = 0  # block timestamp of the newest trade applied
+        # Each partition's next offset as the table had it before this process applied any of
+        # it: what was applied before the start (the Redis self-repair asks).
+        self.first_next: dict[int, int] = {}
 
     def on_lag(self, lag: dict[int, int]) -> None:
         if self.metrics is not None and self.lag is not None:
@@ -146,6 +149,8 @@ class CandleAgent:
             buffer.clear()
             raise
         self.cache.keep(folder.states, folder.pending, folder.windows)
+        for p, pos in folder.positions_read.items():
+            self.first_next.setdefault(p, int(pos["next"]))
         await self.gaps.after_batch(messages, folder.positions, out)
         return set(out.held)
 

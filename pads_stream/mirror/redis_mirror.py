@@ -290,6 +290,17 @@ class RedisMirror:
             if self.on_wiped is not None:
                 self.on_wiped()
 
+    async def check_epoch(self) -> bool:
+        """Whether the namespace was wiped since the last write (noticed here when no write comes)."""
+        if self.epoch is None:
+            return False
+        found = await self.apply_ops([])
+        if found:
+            self._wiped(found)
+            if self.on_wiped is not None:
+                self.on_wiped()
+        return bool(found)
+
     async def apply_ops(self, batch: list[Op] | Callable[[Written], list[Op]], candles: int = 0,
                         planned: Plan | None = None) -> str:
         """Apply ops in one script call (with the epoch check), retrying until Redis takes them;

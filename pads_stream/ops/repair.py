@@ -55,10 +55,13 @@ def latest_trades(logs: list[RawLog], keep: int) -> dict[str, list[dict[str, Any
 
 class MirrorRepair:
     def __init__(self, s: WorkerSettings, mirror: RedisMirror, assigned: Callable[[], set[int]],
-                 applied: Callable[[int], int], ready: Callable[[], bool]) -> None:
+                 applied: Callable[[int], int], ready: Callable[[], bool],
+                 before_start: Callable[[int], int] | None = None) -> None:
         """`applied(p)`: the next offset of partition p the worker has applied and delivered;
+        `before_start(p)`: the same before this process applied anything (default `applied`);
         `ready()`: the table can be read (its recovery is done)."""
         self.s, self.mirror, self.assigned, self.applied, self.ready = s, mirror, assigned, applied, ready
+        self.before_start = before_start or applied
         self.key = repair_key(s.redis_prefix)
         self.pending: set[int] = set()  # every worker's, as last read
         self.mark_all = False
@@ -87,9 +90,21 @@ class MirrorRepair:
 
     async def _tick(self) -> None:
         r = self.mirror.redis
+        await self.mirror.check_epoch()  # an idle worker notices a wipe too
         if self.mirror.created_epoch:  # no epoch at start: the namespace was empty
+            # Lost while the worker was down only if its table had applied logs before this start;
+            # a new deployment (or a replay's worker) has nothing to rebuild.
+            mine = self.assigned()
+            if not mine:
+                return  # not assigned yet: decide on a later tick
+            applied_before = {p: self.before_start(p) for p in sorted(mine)}
             self.mirror.created_epoch = False
-            self.mark_all = True
+            if any(n > 0 for n in applied_before.values()):
+                log.error("redis mirror: the namespace was empty at start while the table had applied logs "
+                          "(%s): rebuilding it from the raw-log topic", applied_before)
+                self.mark_all = True
+            else:
+                log.info("redis mirror: a new namespace and a new table: nothing to rebuild")
         if self.mark_all:
             epoch = self.mirror.epoch or ""
             await r.hset(self.key, mapping={str(p): epoch for p in range(self.s.topic_partitions)})

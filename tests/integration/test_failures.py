@@ -220,10 +220,11 @@ def test_an_emptied_redis_is_noticed_and_rebuilt_without_an_operator(deployment:
     d.env.update(MARKET_DATA="1")
     d.start_bridge()
     worker = d.start_worker()
-    flow, done = trades_in_background(d.pad, 200, seed=17)
+    flow, done = trades_in_background(d.pad, 400, seed=17)
     flow.start()
     wait_for(lambda: len(d.redis_candles()) >= 3, 60, "the first candles")
-    time.sleep(1.0)
+    wait_for(lambda: "nothing to rebuild" in worker.log_path.read_text(), 20, "a new deployment to rebuild nothing")
+    assert "rebuilt from" not in worker.log_path.read_text()
     assert _wipe(d) > 0
     wait_for(lambda: "no longer holds" in worker.log_path.read_text(), 30, "the worker to notice the wipe")
     flow.join(300)
