@@ -84,6 +84,10 @@ class WorkerSettings(CommonSettings):
         default={}, alias="CANDLE_RETENTION")
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
+    # 0.0.0.0 lets a container's probes and Prometheus reach /health, /ready and /metrics.
+    web_host: str = Field("127.0.0.1", alias="WEB_HOST", min_length=1)
+    # /debug/tasks walks every object on the event loop: off unless asked for.
+    debug_endpoints: bool = Field(False, alias="DEBUG_ENDPOINTS")
     # /ready answers 200 only with at most this many raw-log messages left to apply.
     ready_max_lag: int = Field(1000, alias="READY_MAX_LAG", ge=0)
     # How long a worker that died without leaving (kill -9, lost host) keeps its partitions.

@@ -1,6 +1,6 @@
-"""The worker's web pages, on Faust's web server (bound to 127.0.0.1): `/health`, `/ready`,
-`/metrics` (Prometheus) and `/debug/tasks`. Handlers are thin: what they show is computed by
-the objects they are given."""
+"""The worker's web pages, on Faust's web server (WEB_HOST, 127.0.0.1 by default): `/health`,
+`/ready`, `/metrics` (Prometheus) and, with DEBUG_ENDPOINTS, `/debug/tasks`. Handlers are thin:
+what they show is computed by the objects they are given."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ Status = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 def register_pages(app: faust.App, health: Status, ready: Status, metrics: Callable[[], bytes],
-                   tasks: Callable[[], str]) -> None:
+                   tasks: Callable[[], str] | None) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
@@ -34,10 +34,14 @@ def register_pages(app: faust.App, health: Status, ready: Status, metrics: Calla
             # As a header: aiohttp refuses a content_type argument that carries a charset.
             return self.bytes(metrics(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    if tasks is None:
+        return
+    dump = tasks
+
     @app.page("/debug/tasks")
     class Tasks(View):
         """Every asyncio task of the worker with where it waits: for a worker that stopped
         moving without an error."""
 
         async def get(self, request: Request) -> Response:
-            return self.text(tasks())
+            return self.text(dump())

@@ -96,7 +96,7 @@ app = faust.App(
     broker_rebalance_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
     web_port=settings.web_port,
-    web_bind="127.0.0.1",
+    web_bind=settings.web_host,
     web_enabled=settings.web_port != 0,
     loghandlers=_handlers,
     autodiscover=False,
@@ -164,7 +164,7 @@ def _sink_counts() -> None:
 
 metrics.on_scrape(_sink_counts)
 register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, sinks), _ready, metrics.render,
-               lambda: task_dump(app, settings.raw_log_topic, gaps))
+               (lambda: task_dump(app, settings.raw_log_topic, gaps)) if settings.debug_endpoints else None)
 
 
 @app.on_worker_init.connect  # type: ignore[arg-type]

@@ -26,8 +26,8 @@ from pads_stream.settings import WorkerSettings
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_SERVICES = {"bridge": BridgeSettings, "worker": WorkerSettings, "api": ApiSettings}
 SERVICES = {"kafka", "redis", "bridge", "worker", "api", "backend", "prometheus"}
-# Passed to the worker before it reads them: WEB_HOST binds its web server (issue 18).
-PENDING_SETTINGS = {"worker": {"WEB_HOST"}}
+# Passed to a service before it reads them (none now: WEB_HOST is a worker setting).
+PENDING_SETTINGS: dict[str, set[str]] = {}
 # What a user must give (`${VAR:?...}`), with values that validate.
 REQUIRED = {"BONDING_CURVE_FACTORY_ADDRESS": "0x5fbdb2315678afecb367f032d93f642f64180aa3",
             "BACKEND_SOCKET_TOKEN": "secret"}
