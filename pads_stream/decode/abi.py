@@ -8,6 +8,7 @@ their offsets with bounds checks. The event signatures and topic hashes live in
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ..chain.topics import CURVE_CREATED_TOPIC, GRADUATED_TOPIC, TRADE_TOPIC, topic_address
 from ..errors import DecodeError
@@ -41,14 +42,27 @@ def word_bool(value: int) -> bool:
 
 
 def dynamic_string(data: bytes, offset: int) -> str:
+    """An ABI `string`; bytes that are not UTF-8 become U+FFFD (a contract does not check them,
+    and refusing the log would lose the token's creation)."""
     if offset + 32 > len(data):
         raise DecodeError(f"string offset {offset} beyond data of {len(data)} bytes")
     length = int.from_bytes(data[offset:offset + 32], "big")
     end = offset + 32 + length
     if end > len(data):
         raise DecodeError(f"string of {length} bytes at {offset} overruns data")
-    try:
-        return data[offset + 32:end].decode("utf-8")
-    except UnicodeDecodeError:
-        raise DecodeError("string is not UTF-8") from None
+    return data[offset + 32:end].decode("utf-8", "replace")
+
+
+# Names and symbols are anyone's input, shown on every chart: bounded and made plain text.
+NAME_MAX = 64
+SYMBOL_MAX = 16
+_HIDDEN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))  # controls, bidi and zero-width, unassigned
+
+
+def display_text(text: str, limit: int) -> str:
+    """Without control, format (bidi overrides, zero-width), private-use and unassigned code
+    points, trimmed of surrounding whitespace, at most `limit` code points. HTML is kept as
+    text: readers escape it (the chart page does)."""
+    kept = "".join(ch for ch in text if unicodedata.category(ch) not in _HIDDEN)
+    return kept.strip()[:limit].rstrip()
 

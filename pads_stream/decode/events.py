@@ -13,8 +13,11 @@ from ..errors import DecodeError
 from .abi import (
     CURVE_CREATED_TOPIC,
     GRADUATED_TOPIC,
+    NAME_MAX,
+    SYMBOL_MAX,
     TRADE_TOPIC,
     data_bytes,
+    display_text,
     dynamic_string,
     topic_address,
     word_bool,
@@ -97,8 +100,8 @@ def decode_log(log: RawLog) -> Record:
         data = data_bytes(log.data)
         name_off, symbol_off = words(data, 2)
         return CurveCreatedEvent(topic_address(log.topics[1]), topic_address(log.topics[2]),
-                                 topic_address(log.topics[3]), dynamic_string(data, name_off),
-                                 dynamic_string(data, symbol_off), ref)
+                                 topic_address(log.topics[3]), display_text(dynamic_string(data, name_off), NAME_MAX),
+                                 display_text(dynamic_string(data, symbol_off), SYMBOL_MAX), ref)
     if t0 == GRADUATED_TOPIC:
         _topics(log, 2)
         eth, tok = words(data_bytes(log.data), 2)

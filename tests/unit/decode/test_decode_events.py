@@ -14,6 +14,8 @@ from pads_stream.chain.rawlog import parse_raw_log
 from pads_stream.decode.abi import (
     CURVE_CREATED_TOPIC,
     GRADUATED_TOPIC,
+    NAME_MAX,
+    SYMBOL_MAX,
     TRADE_TOPIC,
     dynamic_string,
     topic_address,
@@ -267,10 +269,25 @@ MALFORMED: list[tuple[str, bytes, str]] = [
      "string of 33 bytes at 64 overruns data"),
     ("string length huge", raw(CC_TOPICS, word(64) + word(64) + word(2**255)), "overruns data"),
     ("truncated second string", raw(CC_TOPICS, _truncated_string()), "overruns data"),
-    ("invalid utf-8", raw(CC_TOPICS, two_strings(b"\xff\xfe", b"OK")), "not UTF-8"),
-    ("truncated utf-8", raw(CC_TOPICS, two_strings("🐸".encode()[:3], b"OK")), "not UTF-8"),
-    ("invalid utf-8 symbol", raw(CC_TOPICS, two_strings(b"OK", b"\xc0\x80")), "not UTF-8"),
 ]
+
+
+@pytest.mark.parametrize(("name", "symbol", "shown_name", "shown_symbol"), [
+    # (name bytes, symbol bytes) -> what every reader gets: plain text, bounded
+    (b"\xff\xfeX", b"OK", "\ufffd\ufffdX", "OK"),  # not UTF-8: replaced, never dead-lettered
+    ("🐸".encode()[:3] + b"A", b"\xc0\x80", "\ufffdA", "\ufffd\ufffd"),
+    (b"<script>alert(1)</script>", b"XSS", "<script>alert(1)</script>", "XSS"),  # text: readers escape
+    (b"Pe\x00pe\x1b[31m\n", b"P\x7fE", "Pepe[31m", "PE"),  # control characters dropped
+    ("a\u202eevil\u200b".encode(), "\ufeffSYM".encode(), "aevil", "SYM"),  # bidi override, zero-width, BOM
+    ("  Pepe 🐸  ".encode(), b" PEPE ", "Pepe 🐸", "PEPE"),  # trimmed; emoji kept
+    (b"N" * 100_000, b"S" * 100, "N" * NAME_MAX, "S" * SYMBOL_MAX),  # bounded, in code points
+    (("é" * 63 + " x").encode(), b"s", "é" * 63, "s"),  # cut at 64, then no trailing space
+])
+def test_names_and_symbols_are_bounded_plain_text(name: bytes, symbol: bytes, shown_name: str,
+                                                   shown_symbol: str) -> None:
+    ev = decode(raw(CC_TOPICS, two_strings(name, symbol)))
+    assert isinstance(ev, CurveCreatedEvent)
+    assert (ev.name, ev.symbol) == (shown_name, shown_symbol)
 
 
 @pytest.mark.parametrize(("payload", "fragment"), [(p, f) for _, p, f in MALFORMED],
