@@ -7,6 +7,7 @@ import logging
 import sys
 
 from pads_stream.errors import PadsStreamError
+from pads_stream.redact import redact, redact_handlers
 
 from .errors import BridgeError
 from .run import Bridge
@@ -22,13 +23,14 @@ def main() -> int:
     try:
         settings = load()
     except BridgeError as exc:
-        print(f"bridge: {exc}", file=sys.stderr)
+        print(f"bridge: {redact(str(exc))}", file=sys.stderr)
         return 2
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if settings.log_file:
         handlers.append(logging.FileHandler(settings.log_file))
     logging.basicConfig(level=settings.log_level, handlers=handlers,
                         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    redact_handlers()  # web3's errors carry the node's URL, API key included
     logging.getLogger("web3").setLevel(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:

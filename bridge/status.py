@@ -20,6 +20,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from pads_stream.redact import redact
+
 from .headwatch import HeadWatch
 
 log = logging.getLogger("bridge")
@@ -75,7 +77,7 @@ class BridgeStatus:
         self.connected = up
         self.up.set(1 if up else 0)
         if error is not None:
-            self.last_error = error
+            self.last_error = redact(error)  # web3's errors carry the node's URL and key
         if what is not None:
             self.errors.labels(what).inc()
 

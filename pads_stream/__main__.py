@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from .errors import ConfigError, PadsStreamError
+from .redact import redact_handlers
 from .settings import WorkerSettings, format_validation_error, worker_settings
 
 REPLAY_HELP = """\
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return api_main()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    redact_handlers()
     try:
         return asyncio.run(_dispatch(args, *_settings(args)))
     except ConfigError as exc:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .candles.intervals import parse_duration, parse_interval, parse_intervals
 from .candles.market import MarketParams
 from .errors import ConfigError
+from .redact import redact
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 
@@ -157,7 +158,8 @@ def format_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "settings"
-        parts.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        # The value, redacted: a URL setting's error must not print its password or API key.
+        parts.append(f"{name}: {err['msg']} (got {redact(repr(err.get('input')))})")
     return "invalid configuration: " + "; ".join(parts)
 
 

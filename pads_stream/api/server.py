@@ -7,6 +7,7 @@ import logging
 import sys
 
 from ..errors import ConfigError
+from ..redact import redact_handlers
 from .settings import ApiSettings, api_settings
 
 log = logging.getLogger("pads_stream.api")
@@ -18,6 +19,7 @@ def serve(settings: ApiSettings) -> None:
     from .app import create_app
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_handlers()
     # The keys themselves are never logged, only how many there are.
     log.info("pads-stream api on http://%s:%d (chain %d, namespace %s, %d API key(s), max bars %d); docs at /docs",
              settings.api_host, settings.api_port, settings.chain_id, settings.redis_namespace,

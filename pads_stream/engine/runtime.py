@@ -14,6 +14,7 @@ from faust.types import TP, EventT, StreamT
 
 from ..agents.candles import CandleAgent
 from ..candles.batch import Message, decode_position, position_key
+from ..redact import redact_handlers
 from .batching import ready_batches
 from .fetch import seek_in_consumer_thread
 from .gaps import RESEEK_AFTER_S, GapRecovery
@@ -141,3 +142,4 @@ class Worker(faust.Worker):
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
+        redact_handlers(logger)  # logging is set up now: no line leaves with a secret in it

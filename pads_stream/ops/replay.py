@@ -19,6 +19,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ..mirror.keys import epoch_key
+from ..redact import redact
 from ..settings import WorkerSettings
 from ..topics import ensure_topics
 from . import OpsError, kafka
@@ -48,7 +49,7 @@ class Plan:
             f"  1. reset its offsets: {s.raw_log_topic} to the beginning ({self.total} messages to replay)",
             f"  2. delete and recreate topic {self.changelog} ({s.topic_partitions} partitions, compacted)",
             f"  3. delete the local table state in {', '.join(map(str, local_state_dirs(s.data_dir))) or s.data_dir}",
-            f"  4. delete every Redis key {s.redis_prefix}:* on {s.redis_url}",
+            f"  4. delete every Redis key {s.redis_prefix}:* on {redact(s.redis_url)}",
             "  5. run one worker until it has caught up, then print the checksum",
             "Readers of that namespace see it empty, then filling up, until step 5 is done.",
         ])

@@ -17,6 +17,7 @@ import socketio
 from socketio.packet import Packet
 
 from ..candles.output import TokenOutput
+from ..redact import redact
 from ..sinks import SinkHealth
 from .outbox import Outbox
 
@@ -131,7 +132,7 @@ class Pusher:
             except socketio.exceptions.ConnectionError as exc:
                 # This attempt's reason: the backend's refusal when it gave one (the exception
                 # then only says a namespace failed), else the exception's.
-                self.last_error = self._refusal or str(exc)
+                self.last_error = self._refusal or redact(str(exc))
                 log.error("socket.io connect to %s failed (%s); retrying in %.1fs", self.url,
                           self.last_error, delay)
                 try:
