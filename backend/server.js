@@ -1,7 +1,8 @@
 // Reference Node.js backend: the socket.io peer that pads-stream's sink pushes to.
 //
 // - Namespace /listener accepts only clients whose handshake carries
-//   auth.token === BACKEND_SOCKET_TOKEN; others get a connect_error "unauthorized".
+//   auth.token equal to BACKEND_SOCKET_TOKEN (compared in constant time); others get a connect_error
+//   "unauthorized". Frames are limited to BACKEND_MAX_FRAME_BYTES (4 MB; the largest the worker sends is ~1.5 MB).
 // - Events "candle", "trade" and "market" carry an array of messages (a single message is accepted too).
 // - It keeps the last BACKEND_KEEP_EVENTS to 1.25x that many of each event it receives and relays it to browsers on the default namespace,
 //   room "candles:<token>:<interval>" / "trades:<token>" / "market:<token>".
@@ -11,6 +12,7 @@
 //   anything else is refused with a "subscribe_error" event (and the ack, if one is given).
 // - HTTP: GET /health, GET /stats. Only with BACKEND_TEST_ENDPOINTS=1 (the tests and benchmarks):
 //   GET /received?event=candle|trade|market&token=&interval=&limit= and POST /reset.
+const crypto = require("crypto");
 const http = require("http");
 const { Server } = require("socket.io");
 
@@ -20,6 +22,9 @@ const TOKEN = process.env.BACKEND_SOCKET_TOKEN || "";
 const KEEP = Number(process.env.BACKEND_KEEP_EVENTS || 200000);
 const MAX_ROOMS = Number(process.env.BACKEND_MAX_ROOMS || 20);
 const TEST_ENDPOINTS = process.env.BACKEND_TEST_ENDPOINTS === "1";
+// The worker sends at most 500 messages per event; 500 market snapshots of ~3 KB are the
+// largest frame, about 1.5 MB. Browsers send only room joins.
+const MAX_FRAME = Number(process.env.BACKEND_MAX_FRAME_BYTES || 4e6);
 
 // Interval labels as the worker writes them: "60m" -> "1h", "24h" -> "1d" (see candles/intervals.py).
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -97,12 +102,20 @@ const server = http.createServer((req, res) => {
   send(404, { error: "not found" });
 });
 
-const io = new Server(server, { cors: { origin: "*" }, maxHttpBufferSize: 16e6 });
+const io = new Server(server, { cors: { origin: "*" }, maxHttpBufferSize: MAX_FRAME });
+
+// Constant time: a listener learns nothing of the token from how fast it is refused.
+// Digests first: equal lengths whatever was sent, so not even the token's length shows.
+const TOKEN_DIGEST = crypto.createHash("sha256").update(TOKEN).digest();
+function tokenMatches(given) {
+  const digest = crypto.createHash("sha256").update(String(given ?? "")).digest();
+  return TOKEN.length > 0 && crypto.timingSafeEqual(digest, TOKEN_DIGEST);
+}
 const listener = io.of("/listener");
 
 listener.use((socket, next) => {
   const auth = socket.handshake.auth || {};
-  if (auth.token !== TOKEN) {
+  if (!tokenMatches(auth.token)) {
     counts.refused += 1;
     console.warn(`refused listener from ${socket.handshake.address}: bad token`);
     return next(new Error("unauthorized"));
