@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from redis.exceptions import AuthenticationError as RedisAuthError
+from redis.exceptions import RedisError
 
 from .errors import ConfigError, PadsStreamError
-from .redact import redact_handlers
+from .redact import redact, redact_handlers
 from .settings import WorkerSettings, format_validation_error, worker_settings
 
 REPLAY_HELP = """\
@@ -136,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pads-stream {args.command}: {exc}", file=sys.stderr)
         return 2
+    except RedisAuthError as exc:
+        print(f"pads-stream {args.command}: REDIS_URL: Redis refused the user or password ({exc})", file=sys.stderr)
+        return 2
+    except RedisError as exc:
+        print(f"pads-stream {args.command}: REDIS_URL: {redact(str(exc))}", file=sys.stderr)
+        return 1
     except PadsStreamError as exc:
         print(f"pads-stream {args.command}: {exc}", file=sys.stderr)
         return 1

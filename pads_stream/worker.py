@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from typing import Any
 
@@ -39,6 +40,9 @@ from .web import register_pages
 
 log = logging.getLogger(__name__)
 settings = worker_settings()
+# Faust reads WEB_PORT from the environment too, over its argument, and refuses our "off" (0):
+# the setting reaches it as the argument below.
+os.environ.pop("WEB_PORT", None)
 engine.install(settings.fetch_max_wait_ms)
 
 # Our own loggers follow LOG_LEVEL whatever `faust worker -l` sets for Faust's.
@@ -95,7 +99,7 @@ app = faust.App(
     broker_session_timeout=settings.session_timeout_s,
     broker_rebalance_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 4),
-    web_port=settings.web_port,
+    web_port=settings.web_port or 6066,  # Faust refuses port 0 even with the web server off
     web_bind=settings.web_host,
     web_enabled=settings.web_port != 0,
     loghandlers=_handlers,

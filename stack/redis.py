@@ -34,6 +34,41 @@ def start(workdir: Path, port: int | None = None, persist: bool = False) -> Serv
     return svc
 
 
+def make_tls_files(workdir: Path) -> dict[str, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 and localhost (openssl)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = workdir / "ca.pem", workdir / "ca.key"
+    cert, key, csr, ext = workdir / "server.pem", workdir / "server.key", workdir / "server.csr", workdir / "ext.cnf"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+         "-days", "2", "-subj", "/CN=pads-test-ca"])
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+         "-subj", "/CN=localhost"])
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+         "-out", str(cert), "-days", "2", "-extfile", str(ext)])
+    return {"ca": ca, "cert": cert, "key": key}
+
+
+def start_tls(workdir: Path, user: str, password: str) -> Service:
+    """Redis over TLS only, with the default user off and one ACL user. REDIS_URL verifies the
+    server against the CA (redis-py reads `ssl_ca_certs` and `ssl_cert_reqs` from the URL)."""
+    binary = install()
+    port = free_port()
+    files = make_tls_files(workdir / "tls")
+    conf = workdir / "redis.conf"  # ACL lines hold spaces: a file, not arguments
+    conf.write_text(f"user default off\nuser {user} on >{password} ~* &* +@all\n")
+    args = [binary, str(conf), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+            "--daemonize", "no", "--protected-mode", "no", "--save", "", "--appendonly", "no",
+            "--tls-cert-file", str(files["cert"]), "--tls-key-file", str(files["key"]),
+            "--tls-ca-cert-file", str(files["ca"]), "--tls-auth-clients", "no"]
+    svc = spawn("redis-tls", args, workdir / "redis.log")
+    wait_until(svc, lambda: port_open(port), 20)
+    svc.urls["REDIS_URL"] = (f"rediss://{user}:{password}@127.0.0.1:{port}/0"
+                             f"?ssl_ca_certs={files['ca']}&ssl_cert_reqs=required")
+    svc.urls["REDIS_TLS_CA"] = str(files["ca"])
+    return svc
+
+
 def version() -> str:
     out = subprocess.run([install(), "--version"], capture_output=True, text=True).stdout
     return out.split("v=")[1].split()[0] if "v=" in out else out.strip()

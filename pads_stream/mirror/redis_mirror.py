@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 from redis.utils import HIREDIS_AVAILABLE
 
 if HIREDIS_AVAILABLE:
@@ -28,7 +28,9 @@ if HIREDIS_AVAILABLE:
 
 from ..candles.market import rank_scores
 from ..candles.output import TokenOutput
+from ..errors import ConfigError
 from ..jsonbytes import dumps
+from ..redact import redact
 from ..sinks import SinkHealth
 from .keys import candles_key, market_key, prefix, rank_key, tokens_key, trade_score, trades_key
 from .repair import Written
@@ -268,7 +270,13 @@ class RedisMirror:
                 self.created_epoch = bool(await self.redis.set(self.epoch_key, self._next_epoch, nx=True))
                 got = await self.redis.get(self.epoch_key)
                 self.epoch = got.decode() if isinstance(got, bytes) else got
+            except AuthenticationError as exc:
+                # Not going to change by waiting: stop the worker with the reason.
+                raise ConfigError(f"REDIS_URL: Redis refused the user or password ({exc})") from None
             except (RedisError, OSError) as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise ConfigError(f"REDIS_URL: the server's TLS certificate does not verify against "
+                                      f"ssl_ca_certs ({redact(str(exc))})") from None
                 log.error("redis mirror: cannot read the epoch key, retrying in %.1fs: %r", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
