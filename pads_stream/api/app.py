@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import page, udf_routes, v1
 from .errors import ApiError
 from .fastpath import FastPaths
+from .metrics import ApiMetrics, render
 from .responses import JSON
 from .settings import ApiSettings
 from .state import ApiState, api_state
@@ -24,7 +26,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 # The page and the docs hold no market data: they load without a key (the page sends one).
-OPEN_PATHS = ("/", "/docs", "/openapi.json", "/health")
+OPEN_PATHS = ("/", "/docs", "/openapi.json", "/health", "/metrics")
 OPEN_PREFIXES = ("/static/", "/vendor/", "/docs/")
 
 
@@ -101,14 +103,21 @@ def create_app(settings: ApiSettings, store: Store | None = None) -> FastAPI:
         ok = await api_state(request).store.ping()
         return JSON({"ok": ok, "redis": ok}, 200 if ok else 503)
 
+    registry = CollectorRegistry()
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics: requests by route and status, latency")
+    async def prometheus_metrics() -> Response:
+        return Response(render(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app.add_middleware(FastPaths, routes=[
         (r"/udf/history", udf_routes.history),
         (r"/v1/tokens/(?P<token>[^/]+)/candles", v1.candles),
         (r"/v1/tokens/(?P<token>[^/]+)", v1.token_market),
     ], on_error=error_response)
     app.add_middleware(ApiKeys, keys=settings.api_keys)
-    if settings.api_cors_origins:  # outermost, so a preflight is answered before the key check
+    if settings.api_cors_origins:  # so a preflight is answered before the key check
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_methods=["GET"],
                            allow_headers=["X-API-Key"])
+    app.add_middleware(ApiMetrics, registry=registry)  # outermost: times all a client waits for
     return app
 

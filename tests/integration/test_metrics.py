@@ -1,4 +1,4 @@
-"""A real Prometheus (Debian's) scrapes a worker's and the bridge's /metrics, and /ready follows the lag."""
+"""A real Prometheus (Debian's) scrapes every component's /metrics (worker, bridge, API), and /ready follows the lag."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from stack import prometheus
 
+from .api_stack import start_api
 from .conftest import Deployment, wait_for
 from .test_pipeline import assert_exact
 
@@ -45,9 +46,10 @@ def test_prometheus_scrapes_the_worker_and_the_bridge_and_ready_follows_the_lag(
         d.pad.buy(curve, d.pad.accounts[2 + i], (i + 1) * 10**16)
     assert_exact(d, timeout=60)
     worker.urls["ready"] = worker.urls["health"].replace("/health", "/ready")
-    status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(ready(worker.urls["ready"])), 30,
-                            "/ready to answer 200")
-    assert body["ok"] is True and sum(body["lag"].values()) == 0
+    # The lag is measured every 2 s: wait for a measurement after the last log.
+    status, body = wait_for(lambda: (lambda r: r if r[0] == 200 and sum(r[1]["lag"].values()) == 0 else None)(
+        ready(worker.urls["ready"])), 30, "/ready to answer 200 with no lag")
+    assert body["ok"] is True
 
     with urllib.request.urlopen(worker.urls["health"].replace("/health", "/metrics"), timeout=5) as r:
         assert r.headers["Content-Type"].startswith("text/plain") and b"pads_logs_total" in r.read()
@@ -55,12 +57,18 @@ def test_prometheus_scrapes_the_worker_and_the_bridge_and_ready_follows_the_lag(
     status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
         ready(bridge.urls["health"].replace("/health", "/ready"))), 30, "the bridge's /ready to answer 200")
     assert body["head"] == d.pad.head() and body["published"] == body["head"] and body["problems"] == []
+    api = start_api(d)
+    assert api.get("/v1/tokens")[0] == 200
+    api_port = api.url.rsplit(":", 1)[1]
     prom = prometheus.start(d.dir / "prometheus", {"worker": [f"127.0.0.1:{port}"],
-                                                   "bridge": [f"127.0.0.1:{bridge_port}"]})
+                                                   "bridge": [f"127.0.0.1:{bridge_port}"],
+                                                   "api": [f"127.0.0.1:{api_port}"]})
     d.procs.append(prom)
     url = prom.urls["PROMETHEUS_URL"]
     wait_for(lambda: value(url, 'up{job="worker"}') == 1, 60, "Prometheus to scrape the worker")
     wait_for(lambda: value(url, 'up{job="bridge"}') == 1, 60, "Prometheus to scrape the bridge")
+    wait_for(lambda: value(url, 'up{job="api"}') == 1, 60, "Prometheus to scrape the API")
+    assert (value(url, 'pads_api_requests_total{route="/v1/tokens",status="200"}') or 0) >= 1
     assert value(url, "pads_bridge_head_block") == d.pad.head()
     assert value(url, "pads_bridge_head_lag_blocks") == 0 and value(url, "pads_bridge_connected") == 1
     assert (value(url, "pads_bridge_logs_published_total") or 0) >= 5

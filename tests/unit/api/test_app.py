@@ -254,3 +254,15 @@ def test_redis_down_is_503_json() -> None:
         assert r.status_code == 503 and r.json()["error"].startswith("Redis did not answer")
         assert api.get("/v1/tokens").status_code == 503
         assert api.get("/health").status_code == 503
+
+
+def test_metrics_count_requests_by_route_and_status_without_a_key() -> None:
+    c = client(API_KEYS="k1")
+    assert c.get("/v1/tokens/" + "0x" + "ab" * 20, headers={"X-API-Key": "k1"}).status_code in (200, 404)
+    assert c.get("/v1/tokens/" + "0x" + "cd" * 20).status_code == 401  # no key: counted too
+    r = c.get("/metrics")  # open, like /health
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    text = r.text
+    assert 'pads_api_requests_total{route="/v1/tokens/{token}",status="401"} 1.0' in text
+    assert 'pads_api_request_seconds_count{route="/v1/tokens/{token}"} 2.0' in text
+    assert "0xabab" not in text and "0xcdcd" not in text  # templates, never raw paths
