@@ -292,3 +292,5 @@ def test_prometheus_scrapes_the_workers_and_the_bridge_with_the_alerts(compose: 
     bridge = environment(compose["services"]["bridge"])
     assert bridge["BRIDGE_WEB_HOST"] == "0.0.0.0"
     assert jobs["bridge"]["static_configs"] == [{"targets": [f"bridge:{bridge['BRIDGE_WEB_PORT']}"]}]
+    api = environment(compose["services"]["api"])
+    assert jobs["api"]["static_configs"] == [{"targets": [f"api:{api['API_PORT']}"]}]
