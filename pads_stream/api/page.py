@@ -16,7 +16,7 @@ VENDOR = {
     "lightweight-charts.js": NODE_MODULES / "lightweight-charts" / "dist" / "lightweight-charts.standalone.production.js",
     "socket.io.js": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js",
 }
-PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "format.js": "text/javascript", "style.css": "text/css"}
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 router = APIRouter(include_in_schema=False)

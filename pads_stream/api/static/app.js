@@ -50,7 +50,7 @@
     grid: { vertLines: { color: "#1a1d25" }, horzLines: { color: "#1a1d25" } },
     timeScale: { timeVisible: true, secondsVisible: false, barSpacing: 10, rightOffset: 4 },
   });
-  const fmtPrice = (p) => (p === 0 ? "0" : Number(p).toPrecision(6));
+  const fmtPrice = window.padsFormat.price;  // 0.0₇28431, as traders read launchpad prices
   const candles = chart.addSeries(LC.CandlestickSeries, {
     upColor: UP, downColor: DOWN, borderUpColor: UP, borderDownColor: DOWN, wickUpColor: UP, wickDownColor: DOWN,
     priceFormat: { type: "custom", formatter: fmtPrice, minMove: 1e-12 },
@@ -160,7 +160,7 @@
     tr.dataset.key = `${t.block_number}:${t.log_index}`;
     tr.append(el("td", "", new Date(t.block_timestamp * 1000).toISOString().slice(11, 19)),
       el("td", t.is_buy ? "buy" : "sell", t.is_buy ? "buy" : "sell"),
-      el("td", "", Number(t.price).toPrecision(6)),
+      el("td", "", fmtPrice(t.price)),
       el("td", "", (Number(t.token_amount) / 1e18).toFixed(2)),
       el("td", "", `${String(t.trader).slice(0, 8)}…`));
     return tr;
@@ -216,7 +216,7 @@
       const li = el("li", token === state.token ? "active" : "");
       li.dataset.token = token;
       li.append(el("span", "sym", market.symbol || token.slice(0, 10)), el("span", "name", market.name || ""),
-        el("span", "price", market.price ? `${Number(market.price).toPrecision(6)} ETH` : "no trade yet"));
+        el("span", "price", market.price ? `${fmtPrice(market.price)} ETH` : "no trade yet"));
       li.addEventListener("click", () => select(token, state.interval));
       return li;
     }));
