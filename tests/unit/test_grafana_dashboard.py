@@ -1,6 +1,6 @@
 """The Grafana dashboard (`stack/grafana/pads-stream.json`): a dashboard Grafana can import, whose
-queries name only metrics the worker exports (read from `WorkerMetrics` itself) or the bridge's
-(listed here), so renaming a metric without the dashboard fails this test."""
+queries name only metrics the worker, the bridge and the API export (read from their registries
+themselves), so renaming a metric without the dashboard fails this test."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from bridge.headwatch import HeadWatch
+from bridge.status import BridgeStatus
 from pads_stream.agents.metrics import WorkerMetrics
+from pads_stream.api.metrics import ApiMetrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "stack" / "grafana" / "pads-stream.json"
 
@@ -29,7 +33,7 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 METRIC = re.compile(r"(?<![A-Za-z0-9_:])pads_[a-z_]+")
 VARIABLE = re.compile(r"\$\{?(\w+)")
 GRAFANA_VARIABLES = frozenset({"__rate_interval", "__interval", "__range", "__range_s"})
-ROWS = ["Throughput", "Latency", "Stages", "Lag and health", "Errors", "Sinks", "Bridge"]
+ROWS = ["Throughput", "Latency", "Stages", "Lag and health", "Errors", "Sinks", "Bridge", "API"]
 
 
 def dashboard() -> dict[str, Any]:
@@ -67,7 +71,10 @@ def worker_metrics() -> tuple[set[str], set[str]]:
     families (labelled ones have no samples until a label is set) and their samples."""
     names: set[str] = set()
     histograms: set[str] = set()
-    for family in WorkerMetrics().registry.collect():
+    api = CollectorRegistry()
+    ApiMetrics(None, api)  # type: ignore[arg-type]  # only its registry is read
+    registries = [WorkerMetrics().registry, BridgeStatus(HeadWatch(1.0), 1).registry, api]
+    for family in (f for r in registries for f in r.collect()):
         if family.type == "counter":
             names.add(f"{family.name}_total")  # prometheus_client names the family without it
         else:
