@@ -158,7 +158,12 @@
   function tradeRow(t) {
     const tr = el("tr");
     tr.dataset.key = `${t.block_number}:${t.log_index}`;
-    tr.append(el("td", "", new Date(t.block_timestamp * 1000).toISOString().slice(11, 19)),
+    // Block time in UTC; the date too when it is not today's (a tape reopened later reads right).
+    const iso = new Date(t.block_timestamp * 1000).toISOString();
+    const today = new Date().toISOString().slice(0, 10);
+    const when = iso.slice(0, 10) === today ? iso.slice(11, 19) : `${iso.slice(5, 10)} ${iso.slice(11, 19)}`;
+    tr.title = iso.replace("T", " ").slice(0, 19) + " UTC";
+    tr.append(el("td", "", when),
       el("td", t.is_buy ? "buy" : "sell", t.is_buy ? "buy" : "sell"),
       el("td", "", fmtPrice(t.price)),
       el("td", "", (Number(t.token_amount) / 1e18).toFixed(2)),
