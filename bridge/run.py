@@ -63,6 +63,7 @@ class Bridge:
         self._woken = asyncio.Event()
         self.watch = HeadWatch(settings.head_timeout_s)
         self.status = BridgeStatus(self.watch, settings.ready_max_lag)
+        self._unsaved = False  # published further than the checkpoint file says
 
     def _load_recent(self, cp: checkpoint.Checkpoint | None) -> RecentChain:
         try:
@@ -80,10 +81,12 @@ class Bridge:
         cp = checkpoint.Checkpoint(self.s.chain_id, self.registry.factory, self.next_block - 1,
                                    set(self.registry.curves), self.recent.to_data())
         # Rewritten every block and holding the retained logs: keep the file I/O off the loop.
+        self._unsaved = True
         try:
             await asyncio.to_thread(checkpoint.save, self.state_path, cp)
         except OSError as exc:
             raise CheckpointWriteError(f"cannot write the checkpoint {self.state_path}: {exc}") from exc
+        self._unsaved = False
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
@@ -97,6 +100,9 @@ class Bridge:
             while True:
                 started = loop.time()
                 try:
+                    if self._unsaved:
+                        # The last checkpoint did not reach the disk: publish nothing more until it does.
+                        await self._save()
                     async with AsyncWeb3(WebSocketProvider(self.s.blockchain_ws_url, max_connection_retries=1,
                                                            request_timeout=30)) as w3:
                         await self._follow(ChainSource(w3, self.s.chain_id))
