@@ -36,6 +36,18 @@ from .status import BridgeStatus, serve
 log = logging.getLogger("bridge")
 MAX_CHAIN_MOVED = 5
 STABLE_S = 60.0  # a connection that lasted this long resets the reconnect backoff
+REQUEST_TIMEOUT_S = 30.0  # a range read that takes longer is too large for the node: the step halves
+
+
+def node_provider(s: BridgeSettings) -> WebSocketProvider:
+    """The node's WebSocket. A socket can freeze while staying open (a stuck load balancer, a
+    lost NAT entry): then every request waited out the request timeout, once per halved range,
+    and closing the socket waited 10 s more. A ping every BRIDGE_HEAD_TIMEOUT_S (T), which must
+    be answered within T, closes such a socket, failing the waiting request, at most
+    2T + min(T, 10 s) after it froze, however long the request itself may take."""
+    return WebSocketProvider(s.blockchain_ws_url, max_connection_retries=1, request_timeout=REQUEST_TIMEOUT_S,
+                             websocket_kwargs={"ping_interval": s.head_timeout_s, "ping_timeout": s.head_timeout_s,
+                                               "close_timeout": min(s.head_timeout_s, 10.0)})
 
 
 def what_failed(exc: BaseException) -> str:
@@ -103,8 +115,7 @@ class Bridge:
                     if self._unsaved:
                         # The last checkpoint did not reach the disk: publish nothing more until it does.
                         await self._save()
-                    async with AsyncWeb3(WebSocketProvider(self.s.blockchain_ws_url, max_connection_retries=1,
-                                                           request_timeout=30)) as w3:
+                    async with AsyncWeb3(node_provider(self.s)) as w3:
                         await self._follow(ChainSource(w3, self.s.chain_id))
                 except ConfigError:
                     raise
