@@ -39,15 +39,26 @@ STABLE_S = 60.0  # a connection that lasted this long resets the reconnect backo
 REQUEST_TIMEOUT_S = 30.0  # a range read that takes longer is too large for the node: the step halves
 
 
+class NodeSocket(WebSocketProvider):
+    """web3's WebSocket provider, returning a JSON-RPC error to the request it answers."""
+
+    def _raise_stray_errors_from_cache(self) -> None:
+        # The bridge reads with raw requests (ChainSource.call), of which web3 keeps no record, so
+        # it took every error answer for a stray one and raised it in its listener, ending the
+        # connection: a rate limit or a refused range became a reconnect, and the step never
+        # shrank. Each answer waits for its request instead, which raises it as an RpcError.
+        return None
+
+
 def node_provider(s: BridgeSettings) -> WebSocketProvider:
     """The node's WebSocket. A socket can freeze while staying open (a stuck load balancer, a
     lost NAT entry): then every request waited out the request timeout, once per halved range,
     and closing the socket waited 10 s more. A ping every BRIDGE_HEAD_TIMEOUT_S (T), which must
     be answered within T, closes such a socket, failing the waiting request, at most
     2T + min(T, 10 s) after it froze, however long the request itself may take."""
-    return WebSocketProvider(s.blockchain_ws_url, max_connection_retries=1, request_timeout=REQUEST_TIMEOUT_S,
-                             websocket_kwargs={"ping_interval": s.head_timeout_s, "ping_timeout": s.head_timeout_s,
-                                               "close_timeout": min(s.head_timeout_s, 10.0)})
+    return NodeSocket(s.blockchain_ws_url, max_connection_retries=1, request_timeout=REQUEST_TIMEOUT_S,
+                      websocket_kwargs={"ping_interval": s.head_timeout_s, "ping_timeout": s.head_timeout_s,
+                                        "close_timeout": min(s.head_timeout_s, 10.0)})
 
 
 def what_failed(exc: BaseException) -> str:
