@@ -36,6 +36,29 @@ from .status import BridgeStatus, serve
 log = logging.getLogger("bridge")
 MAX_CHAIN_MOVED = 5
 STABLE_S = 60.0  # a connection that lasted this long resets the reconnect backoff
+REQUEST_TIMEOUT_S = 30.0  # a range read that takes longer is too large for the node: the step halves
+
+
+class NodeSocket(WebSocketProvider):
+    """web3's WebSocket provider, returning a JSON-RPC error to the request it answers."""
+
+    def _raise_stray_errors_from_cache(self) -> None:
+        # The bridge reads with raw requests (ChainSource.call), of which web3 keeps no record, so
+        # it took every error answer for a stray one and raised it in its listener, ending the
+        # connection: a rate limit or a refused range became a reconnect, and the step never
+        # shrank. Each answer waits for its request instead, which raises it as an RpcError.
+        return None
+
+
+def node_provider(s: BridgeSettings) -> WebSocketProvider:
+    """The node's WebSocket. A socket can freeze while staying open (a stuck load balancer, a
+    lost NAT entry): then every request waited out the request timeout, once per halved range,
+    and closing the socket waited 10 s more. A ping every BRIDGE_HEAD_TIMEOUT_S (T), which must
+    be answered within T, closes such a socket, failing the waiting request, at most
+    2T + min(T, 10 s) after it froze, however long the request itself may take."""
+    return NodeSocket(s.blockchain_ws_url, max_connection_retries=1, request_timeout=REQUEST_TIMEOUT_S,
+                      websocket_kwargs={"ping_interval": s.head_timeout_s, "ping_timeout": s.head_timeout_s,
+                                        "close_timeout": min(s.head_timeout_s, 10.0)})
 
 
 def what_failed(exc: BaseException) -> str:
@@ -63,6 +86,7 @@ class Bridge:
         self._woken = asyncio.Event()
         self.watch = HeadWatch(settings.head_timeout_s)
         self.status = BridgeStatus(self.watch, settings.ready_max_lag)
+        self._unsaved = False  # published further than the checkpoint file says
 
     def _load_recent(self, cp: checkpoint.Checkpoint | None) -> RecentChain:
         try:
@@ -80,10 +104,12 @@ class Bridge:
         cp = checkpoint.Checkpoint(self.s.chain_id, self.registry.factory, self.next_block - 1,
                                    set(self.registry.curves), self.recent.to_data())
         # Rewritten every block and holding the retained logs: keep the file I/O off the loop.
+        self._unsaved = True
         try:
             await asyncio.to_thread(checkpoint.save, self.state_path, cp)
         except OSError as exc:
             raise CheckpointWriteError(f"cannot write the checkpoint {self.state_path}: {exc}") from exc
+        self._unsaved = False
 
     async def run(self) -> None:
         await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
@@ -97,8 +123,10 @@ class Bridge:
             while True:
                 started = loop.time()
                 try:
-                    async with AsyncWeb3(WebSocketProvider(self.s.blockchain_ws_url, max_connection_retries=1,
-                                                           request_timeout=30)) as w3:
+                    if self._unsaved:
+                        # The last checkpoint did not reach the disk: publish nothing more until it does.
+                        await self._save()
+                    async with AsyncWeb3(node_provider(self.s)) as w3:
                         await self._follow(ChainSource(w3, self.s.chain_id))
                 except ConfigError:
                     raise

@@ -17,6 +17,7 @@ class BridgeSettings(CommonSettings):
     batch_size: int = Field(2000, alias="BATCH_SIZE", ge=1, le=1_000_000)
     state_file: str = Field("./.state/bridge-checkpoint.json", alias="BRIDGE_STATE_FILE")
     # The most the head watchdog waits; it waits three observed block intervals when shorter.
+    # Also the node socket's keepalive: a ping this often, to be answered within as long.
     head_timeout_s: float = Field(30.0, alias="BRIDGE_HEAD_TIMEOUT_S", gt=0)
     web_port: int = Field(6068, alias="BRIDGE_WEB_PORT", ge=0, le=65535)  # 0: no /health, /ready, /metrics
     web_host: str = Field("127.0.0.1", alias="BRIDGE_WEB_HOST")
