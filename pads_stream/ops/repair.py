@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from ..candles.output import public_trade
@@ -82,6 +83,9 @@ class MirrorRepair:
             await self._tick()
         except (RedisError, OSError) as exc:
             log.error("redis mirror repair: Redis unreachable, trying again in %.0f s: %r", REPAIR_EVERY_S, exc)
+        except KafkaError as exc:
+            # Raised out of the timer, it crashed the worker: the partitions stay marked for the next tick.
+            log.error("redis mirror repair: Kafka unreachable, trying again in %.0f s: %r", REPAIR_EVERY_S, exc)
         finally:
             self.running = False
 
