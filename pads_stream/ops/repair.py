@@ -70,9 +70,12 @@ class MirrorRepair:
         self.mark_all = True
 
     def problems(self) -> list[str]:
-        if not self.pending:
+        # A wipe noticed is marked by the next tick, up to REPAIR_EVERY_S later: not ready already
+        # (/ready answered 200 meanwhile, with the history gone).
+        pending = set(range(self.s.topic_partitions)) if self.mark_all or self.mirror.created_epoch else self.pending
+        if not pending:
             return []
-        return [f"redis mirror: rebuilding after a wipe, raw-log partitions {sorted(self.pending)} to go"]
+        return [f"redis mirror: rebuilding after a wipe, raw-log partitions {sorted(pending)} to go"]
 
     async def tick(self) -> None:
         """Mark what a wipe asks for; repair the marked partitions this worker owns."""

@@ -1,7 +1,6 @@
-"""The Redis mirror's self-repair with Kafka away: a rebuild that cannot read the raw-log
-topic used to raise out of the worker's timer and stop the worker (found by
-tests/integration/test_service_faults.py: a broker stopped while the rebuild of a fresh
-namespace was pending). The partition stays marked and is rebuilt on a later tick."""
+"""The Redis mirror's self-repair tick, with fakes for Redis: a rebuild that cannot read the
+raw-log topic (Kafka away), and what /ready is told between a wipe and its rebuild. Both were
+found by tests/integration/test_service_faults.py."""
 
 from __future__ import annotations
 
@@ -41,6 +40,8 @@ class FakeMirror:
 
 def test_a_rebuild_that_cannot_reach_kafka_waits_for_the_next_tick(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """It used to raise out of the worker's timer and stop the worker (a broker stopped while the
+    rebuild of a fresh namespace was pending). The partitions stay marked for a later tick."""
     monkeypatch.chdir(tmp_path)  # no stray .env
     nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
     s = WorkerSettings(**{"KAFKA_BOOTSTRAP_SERVERS": nobody, "TOPIC_PARTITIONS": 2})  # type: ignore[arg-type]
@@ -53,3 +54,23 @@ def test_a_rebuild_that_cannot_reach_kafka_waits_for_the_next_tick(
     assert set(mirror.redis.hash) == {"0", "1"} and repair.pending == {0, 1} and repair.repaired == 0
     assert repair.problems() == ["redis mirror: rebuilding after a wipe, raw-log partitions [0, 1] to go"]
     assert not repair.running  # the next tick tries again
+
+
+def test_ready_says_rebuilding_from_the_moment_a_wipe_is_noticed(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """The marks are written by the next tick, up to 3 s after the write that noticed the wipe;
+    /ready answered 200 in between (found by tests/integration/test_service_faults.py)."""
+    monkeypatch.chdir(tmp_path)
+    s = WorkerSettings(**{"TOPIC_PARTITIONS": 2})  # type: ignore[arg-type]
+    mirror = FakeMirror()
+    repair = MirrorRepair(s, mirror, lambda: set(), lambda p: 5, lambda: True)  # type: ignore[arg-type]
+    assert repair.problems() == []
+    repair.on_wiped()
+    assert repair.problems() == ["redis mirror: rebuilding after a wipe, raw-log partitions [0, 1] to go"]
+    asyncio.run(repair.tick())  # marks them; this worker owns none of them
+    assert repair.problems() == ["redis mirror: rebuilding after a wipe, raw-log partitions [0, 1] to go"]
+    mirror.redis.hash.clear()  # their owner rebuilt them
+    asyncio.run(repair.tick())
+    assert repair.problems() == []
+    mirror.created_epoch = True  # a start that found no epoch key: the same until the first tick
+    assert repair.problems() != []
