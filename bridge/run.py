@@ -82,7 +82,8 @@ class Bridge:
         self.registry = CurveRegistry(settings.bonding_curve_factory_address, cp.curves if cp else None)
         self.recent = self._load_recent(cp)
         self.step = AdaptiveStep(settings.batch_size)
-        self.publisher = Publisher(settings.kafka_bootstrap_servers, settings.raw_log_topic)
+        self.publisher = Publisher(settings.kafka_bootstrap_servers, settings.raw_log_topic,
+                                   on_stall=lambda why: self.status.connection(why is None, why))
         self._woken = asyncio.Event()
         self.watch = HeadWatch(settings.head_timeout_s)
         self.status = BridgeStatus(self.watch, settings.ready_max_lag)

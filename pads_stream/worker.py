@@ -153,7 +153,7 @@ mirror.on_wiped = _on_wiped
 
 async def _ready() -> tuple[int, dict[str, Any]]:
     status, body = await worker_ready(recovered(app), candles.deep_reorgs, sinks, candles.lag, settings.ready_max_lag,
-                                      repair.problems())
+                                      repair.problems(), candles.lag_error)
     metrics.ready.set(1 if status == 200 else 0)
     return status, body
 

@@ -80,6 +80,7 @@ class CandleAgent:
         self.metrics = metrics
         self.deep_reorgs: list[str] = []
         self.lag: dict[int, int] | None = None  # raw partition -> messages not applied yet; None: not measured
+        self.lag_error: str | None = None  # why the last measurement failed (Kafka unreachable)
         self.chain_time = 0  # block timestamp of the newest trade applied
         # Each partition's next offset as the table had it before this process applied any of
         # it: what was applied before the start (the Redis self-repair asks).
@@ -89,10 +90,14 @@ class CandleAgent:
         if self.metrics is not None and self.lag is not None:
             for gone in set(self.lag) - set(lag):
                 self.metrics.lag.remove(str(gone))
-        self.lag = lag
+        self.lag, self.lag_error = lag, None
         if self.metrics is not None:
             for p, n in lag.items():
                 self.metrics.lag.labels(partition=str(p)).set(n)
+
+    def on_lag_unknown(self, reason: str) -> None:
+        """The lag could not be measured: /ready says so (the last lag measured is kept)."""
+        self.lag_error = reason
 
     def behind(self, batch_size: int) -> bool:
         """Whether the last lag measured exceeds a batch: batches may then wait to fill."""

@@ -30,12 +30,16 @@ async def worker_health(recovered: bool, deep_reorgs: list[str], sinks: Sinks) -
 
 
 async def worker_ready(recovered: bool, deep_reorgs: list[str], sinks: Sinks, lag: dict[int, int] | None,
-                       max_lag: int, repairing: list[str] | None = None) -> tuple[int, dict[str, Any]]:
-    """`repairing`: a wiped Redis still being rebuilt (alive, serving what it has, not ready)."""
+                       max_lag: int, repairing: list[str] | None = None,
+                       lag_error: str | None = None) -> tuple[int, dict[str, Any]]:
+    """`repairing`: a wiped Redis still being rebuilt (alive, serving what it has, not ready);
+    `lag_error`: why the last lag measurement failed (Kafka unreachable)."""
     status, body = await worker_health(recovered, deep_reorgs, sinks)
     problems = body["problems"]
     problems += repairing or []
-    if lag is None:
+    if lag_error is not None:
+        problems.append(f"consumer lag unknown: {lag_error}")
+    elif lag is None:
         problems.append("consumer lag not measured yet")
     elif sum(lag.values()) > max_lag:
         problems.append(f"{sum(lag.values())} raw-log messages not applied yet (READY_MAX_LAG is {max_lag})")

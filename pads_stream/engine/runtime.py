@@ -4,12 +4,14 @@ it and its gap recovery."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from faust.types import TP, EventT, StreamT
 
 from ..agents.candles import CandleAgent
@@ -17,12 +19,13 @@ from ..candles.batch import Message, decode_position, position_key
 from ..redact import redact_handlers
 from .batching import ready_batches
 from .fetch import seek_in_consumer_thread
-from .gaps import RESEEK_AFTER_S, GapRecovery
+from .gaps import RESEEK_AFTER_S, GapRecovery, Offsets
 from .guard import ack_processed, release
 from .table import PartitionTable
 
 log = logging.getLogger(__name__)
 LAG_EVERY_S = 2.0  # consumer lag for /ready and the metrics: one end-offsets request per period
+LAG_TIMEOUT_S = 10.0  # an end-offsets request unanswered this long: the lag is unknown
 
 
 class FaustAcks:
@@ -114,7 +117,7 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
 
     @app.timer(RESEEK_AFTER_S)
     async def _reseek() -> None:
-        await gaps.tick()
+        await reseek(gaps)
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def _close(sender: object, **_: object) -> None:
@@ -122,12 +125,38 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
 
     @app.timer(LAG_EVERY_S)
     async def _measure_lag() -> None:
-        assigned = sorted(gaps.assigned())
-        ends = await offsets.end(assigned) if assigned else {}
-        agent.on_lag({p: max(0, end - max(gaps.next_offset.get(p, -1), gaps.applied(p), 0))
-                      for p, end in ends.items()})
+        await measure_lag(agent, gaps, offsets)
 
     return candles  # type: ignore[return-value]
+
+
+# An exception out of a Faust timer stops the worker: with Kafka away for 40 s (the client's
+# request timeout), the lag's and the stalled-partition check's end-offsets requests did.
+
+async def measure_lag(agent: CandleAgent, gaps: GapRecovery, offsets: Offsets,
+                      timeout_s: float = LAG_TIMEOUT_S) -> None:
+    """The consumer lag for /ready and the metrics; unknown (and /ready 503) while Kafka does not answer."""
+    assigned = sorted(gaps.assigned())
+    try:
+        ends = await asyncio.wait_for(offsets.end(assigned), timeout_s) if assigned else {}
+    except (KafkaError, TimeoutError) as exc:
+        reason = (f"Kafka unreachable ({exc!r})" if isinstance(exc, KafkaError)
+                  else f"Kafka did not answer in {timeout_s:g} s")
+        if agent.lag_error is None:
+            log.error("consumer lag unknown: %s; /ready answers 503 until it is measured again", reason)
+        agent.on_lag_unknown(reason)
+        return
+    if agent.lag_error is not None:
+        log.warning("consumer lag measured again (%s before)", agent.lag_error)
+    agent.on_lag({p: max(0, end - max(gaps.next_offset.get(p, -1), gaps.applied(p), 0)) for p, end in ends.items()})
+
+
+async def reseek(gaps: GapRecovery) -> None:
+    """Gap recovery's timer; a stalled-partition check that cannot reach Kafka waits for the next tick."""
+    try:
+        await gaps.tick()
+    except KafkaError as exc:
+        log.error("raw-log partitions: cannot check for stalled partitions, Kafka unreachable: %r", exc)
 
 
 def recovered(app: faust.App) -> bool:

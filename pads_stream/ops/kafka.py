@@ -46,8 +46,8 @@ async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 async def consumer(bootstrap: str, group: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                          auto_offset_reset="earliest")
-    await c.start()
     try:
+        await c.start()  # inside: a start that fails (Kafka away) closes the client too
         yield c
     finally:
         await c.stop()

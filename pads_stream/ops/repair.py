@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from ..candles.output import public_trade
@@ -72,9 +73,12 @@ class MirrorRepair:
         self.mark_all = True
 
     def problems(self) -> list[str]:
-        if not self.pending:
+        # A wipe noticed is marked by the next tick, up to REPAIR_EVERY_S later: not ready already
+        # (/ready answered 200 meanwhile, with the history gone).
+        pending = set(range(self.s.topic_partitions)) if self.mark_all or self.mirror.created_epoch else self.pending
+        if not pending:
             return []
-        return [f"redis mirror: rebuilding after a wipe, raw-log partitions {sorted(self.pending)} to go"]
+        return [f"redis mirror: rebuilding after a wipe, raw-log partitions {sorted(pending)} to go"]
 
     async def tick(self) -> None:
         """Mark what a wipe asks for; repair the marked partitions this worker owns."""
@@ -85,6 +89,9 @@ class MirrorRepair:
             await self._tick()
         except (RedisError, OSError) as exc:
             log.error("redis mirror repair: Redis unreachable, trying again in %.0f s: %r", REPAIR_EVERY_S, exc)
+        except KafkaError as exc:
+            # Raised out of the timer, it crashed the worker: the partitions stay marked for the next tick.
+            log.error("redis mirror repair: Kafka unreachable, trying again in %.0f s: %r", REPAIR_EVERY_S, exc)
         finally:
             self.running = False
 

@@ -81,6 +81,20 @@ def test_ready_needs_health_a_measured_lag_and_a_small_one() -> None:
     assert asyncio.run(worker_health(True, [], ok))[0] == 200
 
 
+def test_ready_says_the_lag_is_unknown_while_kafka_does_not_answer() -> None:
+    ok = Sinks([FakeDurable(Journal())])
+    status, body = asyncio.run(worker_ready(True, [], ok, {0: 0}, 100, [], "Kafka did not answer in 10 s"))
+    assert status == 503 and body["problems"] == ["consumer lag unknown: Kafka did not answer in 10 s"]
+    assert body["lag"] == {"0": 0}  # the last measured
+    assert asyncio.run(worker_health(True, [], ok))[0] == 200  # alive: /health is not about Kafka
+    a, _ = agent(Journal())
+    a.on_lag({0: 3})
+    a.on_lag_unknown("Kafka did not answer in 10 s")
+    assert a.lag == {0: 3} and a.lag_error == "Kafka did not answer in 10 s"
+    a.on_lag({0: 0})
+    assert a.lag_error is None
+
+
 def test_sink_counts_are_read_at_scrape() -> None:
     m = WorkerMetrics()
     written = {"n": 3}
