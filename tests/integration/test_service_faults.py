@@ -145,9 +145,8 @@ class Watch:
 
 
 def settled(d: Deployment, worker: Service) -> None:
-    """Ready, after the first start's rebuild: a worker that finds no epoch key in Redis rebuilds
-    the namespace from the raw-log topic, here a few seconds' logs."""
-    wait_for(lambda: logged(worker, "redis mirror repair: raw-log partition")
+    """Ready, once the self-repair has looked at the new namespace (a new table: nothing to rebuild)."""
+    wait_for(lambda: logged(worker, "nothing to rebuild")
              and d.redis.hlen(f"pads:{d.chain_id}:mirror:repair") == 0
              and get_json(page(worker, "ready"))[0] == 200, 60, "the worker to be ready")
 
