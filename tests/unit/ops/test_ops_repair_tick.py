@@ -37,6 +37,9 @@ class FakeMirror:
         self.epoch = "e1"
         self.tracking: Any = None
 
+    async def check_epoch(self) -> bool:
+        return False  # no wipe since the last write
+
 
 def test_a_rebuild_that_cannot_reach_kafka_waits_for_the_next_tick(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
