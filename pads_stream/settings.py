@@ -67,7 +67,7 @@ class WorkerSettings(CommonSettings):
     backend_socket_token: str = Field("", alias="BACKEND_SOCKET_TOKEN")
     backend_namespace: str = Field("/listener", alias="BACKEND_SOCKET_NAMESPACE")
     processing_interval_ms: int = Field(100, alias="PROCESSING_INTERVAL_MS", ge=1, le=60_000)
-    fold_batch_size: int = Field(4000, alias="FOLD_BATCH_SIZE", ge=1, le=100_000)
+    fold_batch_size: int = Field(1000, alias="FOLD_BATCH_SIZE", ge=1, le=100_000)
     state_cache_size: int = Field(2_000, alias="STATE_CACHE_SIZE", ge=0, le=10_000_000)
     table_flush_ms: int = Field(1000, alias="TABLE_FLUSH_MS", ge=0, le=60_000)
     push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
