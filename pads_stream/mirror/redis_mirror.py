@@ -295,8 +295,6 @@ class RedisMirror:
             # Markets may have gone as differences from hashes that are no more: again, whole.
             again = plan(wires, self.namespace)
             await self.apply_ops(ops(again), len(again[0]), again)
-            if self.on_wiped is not None:
-                self.on_wiped()
 
     async def check_epoch(self) -> bool:
         """Whether the namespace was wiped since the last write (noticed here when no write comes)."""
@@ -305,8 +303,6 @@ class RedisMirror:
         found = await self.apply_ops([])
         if found:
             self._wiped(found)
-            if self.on_wiped is not None:
-                self.on_wiped()
         return bool(found)
 
     async def apply_ops(self, batch: list[Op] | Callable[[Written], list[Op]], candles: int = 0,
@@ -339,10 +335,12 @@ class RedisMirror:
         if epoch == self._next_epoch:
             self._next_epoch = uuid.uuid4().hex
         log.error("redis mirror: the epoch key %s no longer holds %s (Redis was emptied or replaced); "
-                  "rewriting this batch whole and rebuilding the namespace from the raw-log topic",
+                  "writing whole again and rebuilding the namespace from the raw-log topic",
                   self.epoch_key, self.epoch)
         self.epoch = epoch
         self.tracking = Written()  # what was written before is gone: only what comes now is newer
+        if self.on_wiped is not None:
+            self.on_wiped()
 
     async def ping(self) -> bool:
         try:

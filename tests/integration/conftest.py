@@ -65,6 +65,25 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    """Status and body of a JSON page (/health, /ready, …); (0, {}) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except OSError:
+        return 0, {}
+
+
+def checkpoint_block(path: Path) -> int:
+    """The last block a bridge checkpoint file records; -1 while there is none to read."""
+    try:
+        return int(json.loads(path.read_text())["last_block"])
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
 @dataclass
 class Deployment:
     """One test's isolated world: its own anvil chain, topics, app id, data dirs."""
@@ -105,13 +124,7 @@ class Deployment:
         return svc
 
     def health(self, svc: Service) -> tuple[int, dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(svc.urls["health"], timeout=2) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-        except OSError:
-            return 0, {}
+        return get_json(svc.urls["health"])
 
     def redis_candles(self) -> dict[tuple[str, str], dict[int, dict[str, Any]]]:
         out: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}

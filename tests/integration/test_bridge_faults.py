@@ -5,7 +5,6 @@ exactly the chain's."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.request
@@ -17,7 +16,7 @@ import orjson
 from pads_stream.chain.rawlog import MARKER_KEY
 from stack.process import Service
 
-from .conftest import Deployment, wait_for
+from .conftest import Deployment, checkpoint_block, wait_for
 from .driver import read_topic, trades_in_background
 from .proxies import RpcProxy, TcpProxy
 from .test_pipeline import assert_exact
@@ -52,13 +51,6 @@ def last_marker(d: Deployment) -> int:
     blocks = [orjson.loads(v)["block_number"] for k, v in read_topic(d.env["KAFKA_BOOTSTRAP_SERVERS"],
                                                                       d.env["RAW_LOG_TOPIC"]) if k == MARKER_KEY]
     return max(blocks, default=-1)
-
-
-def checkpointed(path: Path) -> int:
-    try:
-        return int(json.loads(path.read_text())["last_block"])
-    except (OSError, ValueError, KeyError):
-        return -1
 
 
 def test_a_cut_then_frozen_node_socket_is_noticed_and_recovered(deployment: Deployment) -> None:
@@ -147,7 +139,7 @@ def test_kill_9_of_the_bridge_three_times_loses_and_doubles_nothing(deployment: 
         time.sleep(0.5)  # mid-stream
         bridge.proc.kill()
         bridge.proc.wait(10)
-        resumed.append(checkpointed(state) + 1)
+        resumed.append(checkpoint_block(state) + 1)
         bridge = d.start_bridge()
     flow.join(300)
     assert "ts" in done, "the trade driver did not finish"
@@ -169,7 +161,7 @@ def test_a_checkpoint_disk_that_fails_stops_publishing_until_it_is_back(deployme
     bridge = d.start_bridge(BRIDGE_STATE_FILE=str(state), **FAST)
     d.start_worker()
     flow, done = trades_in_background(d.pad, 150, seed=37)  # its curves are created (and checkpointed) now
-    wait_for(lambda: checkpointed(state) == d.pad.head(), 30, "the curves to be checkpointed")
+    wait_for(lambda: checkpoint_block(state) == d.pad.head(), 30, "the curves to be checkpointed")
 
     away = folder.rename(d.dir / "checkpoint-away")
     folder.write_text("not a directory\n")
@@ -185,10 +177,10 @@ def test_a_checkpoint_disk_that_fails_stops_publishing_until_it_is_back(deployme
         assert status == 503 and "the checkpoint disk failed" in body["last_error"], body
         assert last_marker(d) == reached < d.pad.head(), "the bridge published blocks it could not checkpoint"
         assert metric(bridge, 'pads_bridge_errors_total{what="checkpoint"}') >= 2
-        assert checkpointed(away / state.name) < reached
+        assert checkpoint_block(away / state.name) < reached
     finally:
         folder.unlink()
         away.rename(folder)
     wait_for(lambda: d.health(bridge)[0] == 200, 10, "/health 200 once the disk is back")
     assert_exact(d)
-    wait_for(lambda: checkpointed(state) == last_marker(d) == d.pad.head(), 10, "the checkpoint to reach the head")
+    wait_for(lambda: checkpoint_block(state) == last_marker(d) == d.pad.head(), 10, "the checkpoint to reach the head")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from stack.process import ROOT
 
-from .conftest import Deployment, wait_for
+from .conftest import Deployment, checkpoint_block, wait_for
 from .driver import trades_in_background
 from .test_pipeline import assert_exact
 
@@ -38,17 +36,10 @@ def test_logs_delivered_twice_change_nothing(deployment: Deployment) -> None:
     second = d.dir / "second-checkpoint.json"
     d.start_bridge("bridge-again", BRIDGE_STATE_FILE=str(second))
     head = d.pad.head()
-    wait_for(lambda: _checkpoint_block(second) >= head, 60, "the second bridge to republish everything")
+    wait_for(lambda: checkpoint_block(second) >= head, 60, "the second bridge to republish everything")
     time.sleep(3)
     assert_exact(d)
     assert d.checksum() == before
-
-
-def _checkpoint_block(path: Path) -> int:
-    try:
-        return int(json.loads(path.read_text())["last_block"])
-    except (OSError, ValueError, KeyError):
-        return -1
 
 
 def test_reorg_corrects_candles_pushes_corrections_and_finalizes(deployment: Deployment) -> None:

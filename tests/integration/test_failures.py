@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import orjson
@@ -23,7 +20,7 @@ from pads_stream.topics import topic_configs
 from stack import redis as local_redis
 from stack.process import ROOT
 
-from .conftest import Deployment, wait_for
+from .conftest import Deployment, get_json, wait_for
 from .driver import produce, read_topic, trades_in_background
 from .test_market_data import check_clean
 from .test_pipeline import assert_exact
@@ -198,17 +195,9 @@ def _wipe(d: Deployment) -> int:
     return len(keys)
 
 
-def _ready(d: Deployment, svc: Any) -> tuple[int, dict[str, Any]]:
-    url = svc.urls["health"].rsplit("/", 1)[0] + "/ready"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
 def _repaired(d: Deployment, svc: Any) -> bool:
-    return d.redis.hlen(f"pads:{d.chain_id}:mirror:repair") == 0 and _ready(d, svc)[0] == 200
+    ready = svc.urls["health"].replace("/health", "/ready")
+    return d.redis.hlen(f"pads:{d.chain_id}:mirror:repair") == 0 and get_json(ready)[0] == 200
 
 
 def test_an_emptied_redis_is_noticed_and_rebuilt_without_an_operator(deployment: Deployment) -> None:

@@ -11,23 +11,13 @@ from typing import Any
 from stack import prometheus
 
 from .api_stack import start_api
-from .conftest import Deployment, wait_for
+from .conftest import Deployment, get_json, wait_for
 from .test_pipeline import assert_exact
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{url}/api/v1/query?query={urllib.parse.quote(expr)}", timeout=5) as r:
         return json.loads(r.read())["data"]["result"]  # type: ignore[no-any-return]
-
-
-def ready(url: str) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-    except OSError:
-        return 0, {}
 
 
 def value(url: str, expr: str) -> float | None:
@@ -48,14 +38,14 @@ def test_prometheus_scrapes_the_worker_and_the_bridge_and_ready_follows_the_lag(
     worker.urls["ready"] = worker.urls["health"].replace("/health", "/ready")
     # The lag is measured every 2 s: wait for a measurement after the last log.
     status, body = wait_for(lambda: (lambda r: r if r[0] == 200 and sum(r[1]["lag"].values()) == 0 else None)(
-        ready(worker.urls["ready"])), 30, "/ready to answer 200 with no lag")
+        get_json(worker.urls["ready"])), 30, "/ready to answer 200 with no lag")
     assert body["ok"] is True
 
     with urllib.request.urlopen(worker.urls["health"].replace("/health", "/metrics"), timeout=5) as r:
         assert r.headers["Content-Type"].startswith("text/plain") and b"pads_logs_total" in r.read()
     # The bridge: caught up with the head, which it read.
     status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
-        ready(bridge.urls["health"].replace("/health", "/ready"))), 30, "the bridge's /ready to answer 200")
+        get_json(bridge.urls["health"].replace("/health", "/ready"))), 30, "the bridge's /ready to answer 200")
     assert body["head"] == d.pad.head() and body["published"] == body["head"] and body["problems"] == []
     api = start_api(d)
     assert api.get("/v1/tokens")[0] == 200

@@ -6,7 +6,6 @@ operator is shown: log lines, /health, /ready and /metrics."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import threading
@@ -26,23 +25,12 @@ from stack import redis as local_redis
 from stack.process import Service, free_port
 
 from . import oracle
-from .conftest import BACKEND_TOKEN, Deployment, wait_for
+from .conftest import BACKEND_TOKEN, Deployment, get_json, wait_for
 from .driver import drive, read_topic
 from .test_market_data import check_clean
 from .test_pipeline import assert_exact, latest_pushed
 
 OUTAGE_S = 30.0
-
-
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
-    """Status and body of a JSON page; (0, {}) when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-    except OSError:
-        return 0, {}
 
 
 def page(svc: Service, name: str) -> str:
