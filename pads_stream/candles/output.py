@@ -6,7 +6,9 @@ as `TradeRemoved`, trades that left the chain, in chain-event order; `correction
 reorg changed candles; `market` is the token's snapshot after the batch.
 
 It becomes wire JSON only at a sink's edge, through `wire()` (made once and shared by the
-sinks), whose shape is the socket.io payload and what the Redis mirror plans from:
+sinks), whose shape is the socket.io payload and what the Redis mirror plans from. A candle
+is made canonical JSON once, when it is emitted (`candle_json`): the Redis member and the
+push payload both use those bytes, so the hot path never builds a candle dict.
 
     {"chain_id", "token", "trades": [trade | removal], "candles": {label: [candle + final]},
      "deleted": {label: [bucket]}, "correction": bool, "market": {field: string},
@@ -17,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from ..decode.events import TradeEvent
 from .fold import Candle
@@ -43,6 +48,21 @@ def public_candle(candle: Candle, final: bool) -> dict[str, Any]:
     return d
 
 
+_MEMBER = ('{"buys":%d,"close":"%s","final":%s,"high":"%s","low":"%s","open":"%s","sells":%d,"t":%d,'
+           '"trades":%d,"volume_eth":"%d","volume_token":"%d"}')
+
+
+def candle_json(c: Candle, final: bool) -> bytes:
+    """`public_candle(c, final)` as canonical JSON (sorted keys, no spaces), made without a dict:
+    the Redis member (equal to `mirror.candle_member` of the dict) and the push payload."""
+    return (_MEMBER % (c.buys, format_price(c.close), "true" if final else "false", format_price(c.high),
+                       format_price(c.low), format_price(c.open), c.sells, c.t, c.trades, c.volume_eth,
+                       c.volume_token)).encode()
+
+
+label_of = lru_cache(maxsize=None)(label)
+
+
 @dataclass(frozen=True, slots=True)
 class TradeRemoved:
     """A trade that left the canonical chain, by its chain position."""
@@ -57,7 +77,7 @@ class TokenOutput(WireView[Any]):
 
     chain_id: int
     token: str
-    candles: list[tuple[int, Candle, bool]]  # (interval seconds, candle, final), by interval then bucket
+    candles: list[tuple[int, int, bytes]]  # (interval seconds, bucket, `candle_json`), by interval then bucket
     deleted: list[tuple[int, int]]  # (interval seconds, bucket), sorted
     trades: list[TradeEvent | TradeRemoved]
     correction: bool
@@ -67,30 +87,41 @@ class TokenOutput(WireView[Any]):
     # The token's market as this worker last delivered it, if it knows: a durable sink may
     # write the difference. Never part of the wire form.
     base: Mapping[str, str] | None = None
+    _trades: list[dict[str, Any]] | None = field(default=None, repr=False)
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
+    def trades_wire(self) -> list[dict[str, Any]]:
+        """The wire form of `trades`, made once and shared by the sinks."""
+        if self._trades is None:
+            self._trades = [public_trade(t) if isinstance(t, TradeEvent) else
+                            {"chain_id": self.chain_id, "token": self.token, "block_number": t.block_number,
+                             "log_index": t.log_index, "removed": True} for t in self.trades]
+        return self._trades
+
+    def market_wire(self) -> Mapping[str, str]:
+        m = self.market
+        return m.wire() if isinstance(m, Market) else m
+
     def wire(self) -> dict[str, Any]:
+        """The whole wire form, candles as dicts: for readers and tests (sinks use the parts)."""
         if self._wire is None:
             by_label: dict[str, list[dict[str, Any]]] = {}
-            for s, c, final in self.candles:
-                by_label.setdefault(label(s), []).append(public_candle(c, final))
+            for s, _, member in self.candles:
+                by_label.setdefault(label_of(s), []).append(orjson.loads(member))
             gone: dict[str, list[int]] = {}
             for s, t in self.deleted:
-                gone.setdefault(label(s), []).append(t)
-            m = self.market
+                gone.setdefault(label_of(s), []).append(t)
             self._wire = {
                 "chain_id": self.chain_id,
                 "token": self.token,
-                "trades": [public_trade(t) if isinstance(t, TradeEvent) else
-                           {"chain_id": self.chain_id, "token": self.token, "block_number": t.block_number,
-                            "log_index": t.log_index, "removed": True} for t in self.trades],
+                "trades": self.trades_wire(),
                 "candles": by_label,
                 "deleted": gone,
                 "correction": self.correction,
-                "market": m.wire() if isinstance(m, Market) else m,
+                "market": self.market_wire(),
             }
             if self.expired:
-                self._wire["expired"] = {label(s): t for s, t in sorted(self.expired.items())}
+                self._wire["expired"] = {label_of(s): t for s, t in sorted(self.expired.items())}
         return self._wire
 
 
@@ -106,16 +137,17 @@ class TokenUpdate:
     __slots__ = ("candles", "deleted", "trades", "correction")
 
     def __init__(self) -> None:
-        self.candles: dict[tuple[int, int], tuple[Candle, bool]] = {}
+        self.candles: dict[tuple[int, int], bytes] = {}  # (interval, bucket) -> `candle_json`
         self.deleted: set[tuple[int, int]] = set()
         self.trades: list[TradeEvent | TradeRemoved] = []
         self.correction = False
 
     def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
         for s, c, final in candles:
-            # A copy: the state goes on folding into the same object within the batch.
-            self.candles[(s, c.t)] = (c.copy(), final)
-            self.deleted.discard((s, c.t))
+            # As JSON now: the state goes on folding into the same object within the batch.
+            self.candles[(s, c.t)] = candle_json(c, final)
+            if self.deleted:
+                self.deleted.discard((s, c.t))
 
     def delete(self, buckets: list[tuple[int, int]]) -> None:
         for b in buckets:
@@ -131,7 +163,7 @@ class TokenUpdate:
 
     def build(self, chain_id: int, token: str, market: Mapping[str, str],
               expired: dict[int, int] | None = None, base: Mapping[str, str] | None = None) -> TokenOutput:
-        return TokenOutput(chain_id, token, [(s, c, final) for (s, _), (c, final) in sorted(self.candles.items())],
+        return TokenOutput(chain_id, token, [(s, t, m) for (s, t), m in sorted(self.candles.items())],
                            sorted(self.deleted), self.trades, self.correction, market, expired or {}, base)
 
     def to_dict(self, chain_id: int, token: str, market: Mapping[str, str]) -> dict[str, Any]:

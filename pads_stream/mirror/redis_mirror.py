@@ -27,7 +27,7 @@ if HIREDIS_AVAILABLE:
     import hiredis
 
 from ..candles.market import rank_scores
-from ..candles.output import TokenOutput
+from ..candles.output import TokenOutput, label_of
 from ..errors import ConfigError
 from ..jsonbytes import dumps
 from ..redact import redact
@@ -63,11 +63,12 @@ class Plan(tuple):  # type: ignore[type-arg]
         return self
 
 
-def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads",
-         bases: Sequence[Mapping[str, str] | None] | None = None) -> Plan:
+def plan(updates: Sequence[TokenOutput | Mapping[str, Any]], namespace: str = "pads",
+         bases: Sequence[Mapping[str, str] | None] | None = None, whole: bool = False) -> Plan:
     """Coalesce a batch in order: per (key, bucket) the last candle wins, None deletes it; per
     (trades key, chain position) the last trade wins, None deletes it; markets merge. `bases`,
-    one per update: the market hash as it is before that update, where known."""
+    one per update: the market hash as it is before that update, where known (a `TokenOutput`
+    carries its own, unless `whole`). A `TokenOutput`'s candles are its members as made, never re-encoded."""
     candles: dict[tuple[str, int], bytes | None] = {}
     markets: dict[str, dict[str, str]] = {}
     trades: dict[str, dict[int, bytes | None]] = {}
@@ -75,25 +76,41 @@ def plan(updates: Sequence[Mapping[str, Any]], namespace: str = "pads",
     expired: dict[str, int] = {}
     known: dict[str, Mapping[str, str] | None] = {}
     for n, u in enumerate(updates):
-        pfx, token = prefix(namespace, u["chain_id"]), u["token"]
-        for interval, before in (u.get("expired") or {}).items():
-            expired[candles_key(pfx, token, interval)] = before
-        for interval, buckets in (u.get("deleted") or {}).items():
-            for t in buckets:
-                candles[(candles_key(pfx, token, interval), t)] = None
-        for interval, cs in u["candles"].items():
-            for c in cs:
-                candles[(candles_key(pfx, token, interval), c["t"])] = candle_member(c)
+        if isinstance(u, TokenOutput):
+            pfx, token = prefix(namespace, u.chain_id), u.token
+            series = f"{pfx}:candles:{token}:"  # + label: `candles_key`
+            for s, before in u.expired.items():
+                expired[series + label_of(s)] = before
+            for s, t in u.deleted:
+                candles[(series + label_of(s), t)] = None
+            for s, t, member in u.candles:
+                candles[(series + label_of(s), t)] = member
+            market: Mapping[str, str] = u.market_wire()
+            base = None if whole else u.base
+            wire_trades = u.trades_wire()
+        else:
+            pfx, token = prefix(namespace, u["chain_id"]), u["token"]
+            for interval, before in (u.get("expired") or {}).items():
+                expired[candles_key(pfx, token, interval)] = before
+            for interval, buckets in (u.get("deleted") or {}).items():
+                for t in buckets:
+                    candles[(candles_key(pfx, token, interval), t)] = None
+            for interval, cs in u["candles"].items():
+                for c in cs:
+                    candles[(candles_key(pfx, token, interval), c["t"])] = candle_member(c)
+            market = u["market"]
+            base = bases[n] if bases is not None else None
+            wire_trades = u.get("trades") or []
         # Each update carries the whole snapshot: replace, so fields a reorg removed disappear.
         mkey = market_key(pfx, token)
-        markets[mkey] = dict(u["market"])
+        markets[mkey] = dict(market)
         if mkey not in known:
-            known[mkey] = bases[n] if bases is not None else None
+            known[mkey] = base
         tokens[token] = pfx
         tkey = trades_key(pfx, token)
-        for t in u.get("trades") or ():
-            trades.setdefault(tkey, {})[trade_score(t["block_number"], t["log_index"])] = \
-                None if t.get("removed") else dumps(t, option=CANONICAL)
+        for tr in wire_trades:
+            trades.setdefault(tkey, {})[trade_score(tr["block_number"], tr["log_index"])] = \
+                None if tr.get("removed") else dumps(tr, option=CANONICAL)
     return Plan(candles, markets, trades, tokens, expired, known)
 
 
@@ -287,13 +304,12 @@ class RedisMirror:
 
     async def write(self, updates: Sequence[TokenOutput | Mapping[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        wires = [u.wire() if isinstance(u, TokenOutput) else u for u in updates]
-        planned = plan(wires, self.namespace, [u.base if isinstance(u, TokenOutput) else None for u in updates])
+        planned = plan(updates, self.namespace)
         found = await self.apply_ops(ops(planned), len(planned[0]), planned)
         if found:
             self._wiped(found)
             # Markets may have gone as differences from hashes that are no more: again, whole.
-            again = plan(wires, self.namespace)
+            again = plan(updates, self.namespace, whole=True)
             await self.apply_ops(ops(again), len(again[0]), again)
 
     async def check_epoch(self) -> bool:

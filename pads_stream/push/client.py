@@ -76,7 +76,7 @@ class Pusher:
 
     def add(self, outputs: Sequence[TokenOutput]) -> None:
         for u in outputs:
-            self.outbox.add_update(u.wire())
+            self.outbox.add_update(u)
 
     async def health(self) -> SinkHealth:
         problems = []
@@ -179,7 +179,7 @@ class Pusher:
         while queue.qsize() >= MAX_QUEUED_PACKETS and self.connected:  # noqa: ASYNC110 - no event to wait on
             await asyncio.sleep(0.005)
 
-    async def _emit(self, event: str, messages: list[dict[str, Any]]) -> bool:
+    async def _emit(self, event: str, messages: Sequence[dict[str, Any]]) -> bool:
         await self._room_to_send()
         try:
             await self.sio.emit(event, messages, namespace=self.namespace)

@@ -11,12 +11,27 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from typing import Any
 
+import orjson
+
+from ..candles.output import TokenOutput, label_of
+
+
+class CandleMessage(dict[str, Any]):
+    """A candle push message (serialized as the dict it is), knowing its outbox key: its candle
+    may be a `candle_json` fragment, which cannot be read back."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple[str, str, int], **fields: Any) -> None:
+        super().__init__(**fields)
+        self.key = key
+
 
 class Outbox:
     def __init__(self, max_items: int, markets: bool = True) -> None:
         self.max_items = max_items
         self.push_markets = markets
-        self.candles: OrderedDict[tuple[str, str, int], dict[str, Any]] = OrderedDict()
+        self.candles: OrderedDict[tuple[str, str, int], CandleMessage] = OrderedDict()
         self.trades: deque[dict[str, Any]] = deque()
         self.markets: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.dropped_candles = 0
@@ -27,35 +42,44 @@ class Outbox:
         """Candles and trades; market snapshots, one per token at most, have a bound of their own."""
         return len(self.candles) + len(self.trades)
 
-    def add_update(self, update: dict[str, Any]) -> None:
-        chain, token = update["chain_id"], update["token"]
-        correction = bool(update.get("correction"))
-        for interval, buckets in (update.get("deleted") or {}).items():
-            for t in buckets:
-                key = (token, interval, t)
-                self.candles.pop(key, None)
-                # An emptied bucket is pushed as a correction with no trades and deleted=true.
-                self.candles[key] = {"chain_id": chain, "token": token, "interval": interval, "correction": True,
-                                     "deleted": True, "candle": {"t": t, "trades": 0}}
-        for interval, candles in update["candles"].items():
-            for candle in candles:
-                key = (token, interval, candle["t"])
-                prev = self.candles.pop(key, None)
-                # A correction stays marked as one until it is sent, even if newer data follows.
-                was_correction = bool(prev and prev.get("correction"))
-                self.candles[key] = {"chain_id": chain, "token": token, "interval": interval,
-                                     "correction": correction or was_correction, "candle": candle}
+    def add_update(self, update: TokenOutput | dict[str, Any]) -> None:
+        """A sink's output, or its wire form; a `TokenOutput`'s candles go as the JSON they are."""
+        if isinstance(update, TokenOutput):
+            chain, token, correction = update.chain_id, update.token, update.correction
+            deleted = [(label_of(s), t) for s, t in update.deleted]
+            candles: list[tuple[str, int, Any]] = [(label_of(s), t, orjson.Fragment(m)) for s, t, m in update.candles]
+            trades = update.trades_wire()
+            market: Any = update.market_wire()
+        else:
+            chain, token, correction = update["chain_id"], update["token"], bool(update.get("correction"))
+            deleted = [(i, t) for i, buckets in (update.get("deleted") or {}).items() for t in buckets]
+            candles = [(i, c["t"], c) for i, cs in update["candles"].items() for c in cs]
+            trades = update.get("trades") or []
+            market = update.get("market")
+        for interval, t in deleted:
+            key = (token, interval, t)
+            self.candles.pop(key, None)
+            # An emptied bucket is pushed as a correction with no trades and deleted=true.
+            self.candles[key] = CandleMessage(key, chain_id=chain, token=token, interval=interval, correction=True,
+                                              deleted=True, candle={"t": t, "trades": 0})
+        for interval, t, candle in candles:
+            key = (token, interval, t)
+            prev = self.candles.pop(key, None)
+            # A correction stays marked as one until it is sent, even if newer data follows.
+            was_correction = bool(prev and prev.get("correction"))
+            self.candles[key] = CandleMessage(key, chain_id=chain, token=token, interval=interval,
+                                              correction=correction or was_correction, candle=candle)
         # New trades, and removed ones as {..., "removed": true}, in chain-event order.
-        self.trades.extend(update.get("trades") or ())
-        if self.push_markets and "market" in update:
+        self.trades.extend(trades)
+        if self.push_markets and market is not None:
             self.markets.pop(token, None)
-            self.markets[token] = {"chain_id": chain, "token": token, "market": update["market"]}
+            self.markets[token] = {"chain_id": chain, "token": token, "market": market}
         self._bound()
 
-    def requeue(self, candles: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:
+    def requeue(self, candles: list[CandleMessage], trades: list[dict[str, Any]]) -> None:
         """Put back what could not be sent, ahead of anything newer for the same key."""
         for msg in reversed(candles):
-            key = (msg["token"], msg["interval"], msg["candle"]["t"])
+            key = msg.key
             if key not in self.candles:
                 self.candles[key] = msg
                 self.candles.move_to_end(key, last=False)
@@ -65,7 +89,7 @@ class Outbox:
         self.trades.extendleft(reversed(trades))
         self._bound()
 
-    def drain(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def drain(self) -> tuple[list[CandleMessage], list[dict[str, Any]]]:
         candles = list(self.candles.values())
         trades = list(self.trades)
         self.candles.clear()

@@ -9,9 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pads_stream.candles.fold import Candle
-from pads_stream.candles.output import TokenUpdate, public_candle, public_trade
+from pads_stream.candles.output import TokenUpdate, candle_json, public_candle, public_trade
 from pads_stream.decode.events import LogRef, TradeEvent
 from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 from pads_stream.mirror.redis_mirror import RECENT_TRADES, candle_member, ops, plan, script_args
@@ -237,6 +239,33 @@ def test_token_update_keeps_order_across_trades() -> None:
 def test_correction_only_when_a_trade_was_removed(candles: list[Any], deleted: list[tuple[int, int]],
                                                  trades: list[TradeOp], correction: bool) -> None:
     assert update(candles=candles, deleted=deleted, trades=trades)["correction"] is correction
+
+
+prices = st.decimals(min_value=Decimal("1e-24"), max_value=Decimal("1e12"), places=None, allow_nan=False,
+                     allow_infinity=False).filter(lambda d: d > 0)
+amounts = st.integers(min_value=0, max_value=10**40)
+counts = st.integers(min_value=0, max_value=10**6)
+
+
+@given(t=st.integers(min_value=0, max_value=2**40), o=prices, h=prices, lo=prices, c=prices, vt=amounts, ve=amounts,
+       n=counts, b=counts, s=counts, final=st.booleans())
+def test_candle_json_is_the_canonical_member_of_the_public_candle(t: int, o: Decimal, h: Decimal, lo: Decimal,
+                                                                     c: Decimal, vt: int, ve: int, n: int, b: int,
+                                                                     s: int, final: bool) -> None:
+    candle_ = Candle(t, o, h, lo, c, vt, ve, n, b, s)
+    assert candle_json(candle_, final) == candle_member(public_candle(candle_, final))
+
+
+def test_a_token_output_plans_as_its_wire_form() -> None:
+    """The sinks plan from the output's own members; readers and tools from `wire()`."""
+    u = token_update(candles=[(60, candle(60, "1.5"), True), (1, candle(61, "2"), False), (60, candle(120, "3"), False)],
+                     deleted=[(300, 0)], trades=[trade(5, 1), (4, 2)])
+    base = {"price": "1", "name": "x"}
+    out = u.build(1, A, {"price": "2", "name": "x"}, {60: 0}, base)
+    want = plan([out.wire()], "ns", [base])
+    got = plan([out], "ns")
+    assert tuple(got) == tuple(want) and got.expired == want.expired and got.bases == want.bases
+    assert ops(plan([out], "ns", whole=True)) == ops(plan([out.wire()], "ns"))
 
 
 def test_emitted_candles_are_copies() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 from pads_stream.candles.fold import Candle
@@ -227,6 +228,36 @@ def test_a_real_token_update_is_pushed_as_made() -> None:
          "candle": {"t": 120, "trades": 0}},
         {"chain_id": 8453, "token": A, "interval": "1m", "correction": True, "candle": public_candle(candle, False)},
     ]
+
+
+def test_an_output_is_pushed_as_its_wire_form_would_be() -> None:
+    """The push takes a sink's output whole: its candles go as the JSON they were made as."""
+    tr = _trade(19_000_000, 7)
+    candle = Candle.first(60, Decimal("0.001"), False, 10**18, 10**15)
+    u = TokenUpdate()
+    u.remove_trade(8453, A, (19_000_000, 6))
+    u.trade(tr)
+    u.emit([(60, candle, False), (3600, candle, True)])
+    u.delete([(60, 120)])
+    out = u.build(8453, A, {"price": "0.001"})
+    direct, via_wire = Outbox(100), Outbox(100)
+    direct.add_update(out)
+    via_wire.add_update(out.wire())
+    for a, b in ((direct.drain(), via_wire.drain()), (direct.drain_markets(), via_wire.drain_markets())):
+        assert orjson.loads(orjson.dumps(a)) == orjson.loads(orjson.dumps(b))
+    assert len(a) == 1
+
+
+def test_a_requeued_output_candle_keeps_its_key() -> None:
+    u = TokenUpdate()
+    u.emit([(60, Candle.first(60, Decimal("1"), True, 1, 1), False)])
+    box = Outbox(100)
+    box.add_update(u.build(8453, A, {}))
+    candles, _ = box.drain()
+    box.requeue(candles, [])
+    again, _ = box.drain()
+    assert [m.key for m in again] == [(A, "1m", 60)] and orjson.loads(orjson.dumps(again)) == orjson.loads(
+        orjson.dumps(candles))
 
 
 def test_requeued_correction_keeps_its_flag_over_a_newer_plain_version() -> None:
