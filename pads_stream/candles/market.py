@@ -47,6 +47,18 @@ def market_cap(price: Decimal, total_supply: int) -> Decimal:
     return PRICE_CONTEXT.plus(WIDE.divide(WIDE.multiply(price, Decimal(total_supply)), Decimal(10**18)))
 
 
+# Derived texts, by value: a token's ATH (every update) and, between its trades, its price,
+# progress and changes (a window moving) recur, and each costs a division and a format.
+@lru_cache(maxsize=1 << 14)
+def _market_cap_text(price: Decimal, total_supply: int) -> str:
+    return format_price(market_cap(price, total_supply))
+
+
+@lru_cache(maxsize=1 << 14)
+def _change_text(price: Decimal, open_: Decimal) -> str:
+    return "0" if price == open_ else format_price(change(price, open_))
+
+
 def curve_progress(virtual_eth: int | None, graduated: bool, p: MarketParams) -> Decimal:
     if graduated:
         return Decimal(100)
@@ -54,6 +66,11 @@ def curve_progress(virtual_eth: int | None, graduated: bool, p: MarketParams) ->
         return Decimal(0)
     progress = PRICE_CONTEXT.divide(Decimal((virtual_eth - p.initial_virtual_eth) * 100), Decimal(p.graduation_eth))
     return min(max(progress, Decimal(0)), Decimal(100))
+
+
+@lru_cache(maxsize=1 << 14)
+def _progress_text(virtual_eth: int | None, graduated: bool, p: MarketParams) -> str:
+    return format_price(curve_progress(virtual_eth, graduated, p))
 
 
 def change(price: Decimal, open_: Decimal) -> Decimal:
@@ -197,13 +214,13 @@ class Market(_Wire):
             return out
         price = t.price
         if price is not None:
-            out["market_cap_eth"] = format_price(market_cap(price, p.total_supply))
-        out["curve_progress"] = format_price(curve_progress(
-            t.virtual_eth_reserves if price is not None else None, self.info.graduated, p))
+            out["market_cap_eth"] = _market_cap_text(price, p.total_supply)
+        out["curve_progress"] = _progress_text(t.virtual_eth_reserves if price is not None else None,
+                                               self.info.graduated, p)
         if self.ath is not None:
             out["ath_price"] = format_price(self.ath)
             out["ath_at"] = str(self.ath_at)
-            out["ath_market_cap_eth"] = format_price(market_cap(self.ath, p.total_supply))
+            out["ath_market_cap_eth"] = _market_cap_text(self.ath, p.total_supply)
         for w in p.windows:
             st = self.windows.get(w) or WindowStats()
             f = _window_names(w)
@@ -219,7 +236,7 @@ class Market(_Wire):
             if st.open is not None:
                 out[f[8]] = format_price(st.open)
                 if price is not None:
-                    out[f[9]] = "0" if price == st.open else format_price(change(price, st.open))
+                    out[f[9]] = _change_text(price, st.open)
         return out
 
     @classmethod
@@ -279,5 +296,14 @@ def rank_scores(m: Mapping[str, str], changed: Iterable[str] | None = None) -> d
                      else None if m.get("graduated") else m["curve_progress"])
     for f in volumes:
         v = m.get(f)
-        out["volume_" + f[11:]] = None if v is None else "0" if v == "0" else format_price(Decimal(v).scaleb(-18))
+        out["volume_" + f[11:]] = None if v is None else eth_text(v)
     return out
+
+
+def eth_text(wei: str) -> str:
+    """A wei amount (an integer string) in ETH, in the price format: `format_price(wei / 10^18)`,
+    by moving the point when no rounding can happen (up to 30 digits)."""
+    if len(wei) > 30 or not wei.isdigit():
+        return format_price(Decimal(wei).scaleb(-18))
+    whole, frac = wei[:-18].lstrip("0") or "0", wei[-18:].rjust(18, "0").rstrip("0")
+    return f"{whole}.{frac}" if frac else whole

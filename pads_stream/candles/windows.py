@@ -135,18 +135,20 @@ class Activity:
 
     def settled_part(self, start: int, window: int = 0) -> tuple[WindowStats, Decimal | None, Decimal | None]:
         """(the settled trades from `start` on, the close before `start`, the first open from
-        it); `window` names the slide kept for the next call, whose `start` should not be earlier."""
+        it); `window` names the slide kept for the next call, whose `start` should not be earlier.
+        The stats are the slide's own: read them, never change them."""
         sl = self._slides.get(window)
         if sl is None or start < sl.start:
             sl = self._slides[window] = self._slide(start)
         elif start > sl.start:
             self._advance(sl, start)
         st = sl.st
-        out = WindowStats(st.trades, st.buys, st.sells, st.volume_eth, st.volume_token, st.traders)
         if sl.highs:
-            out.high, out.low = self._at(sl.highs[0]).high, self._at(sl.lows[0]).low
+            st.high, st.low = self._at(sl.highs[0]).high, self._at(sl.lows[0]).low
+        else:
+            st.high = st.low = None
         i, end = sl.first - self._pruned, len(self.minutes)
-        return out, self.minutes[i - 1].close if i else self.before, self.minutes[i].open if i < end else None
+        return st, self.minutes[i - 1].close if i else self.before, self.minutes[i].open if i < end else None
 
     def _counts(self) -> dict[int, int]:
         if self._last_of is None:
@@ -215,44 +217,46 @@ def window_stats(activity: Activity, pending: Sequence[PendingBlock], t: int, wi
 def windows_stats(activity: Activity, pending: Sequence[PendingBlock], t: int,
                   windows: Sequence[int]) -> dict[int, WindowStats]:
     """Every window at chain time `t`, the pending blocks visited once for all of them."""
-    blocks = [(pb.part.t - pb.part.t % 60, pb) for pb in pending]
     # Each pending trader's latest minute: it counts in a window that reaches that minute,
     # unless its last settled trade is in the window too (counted there already).
     latest: dict[str, int] = {}
-    for minute, pb in blocks:
+    every = WindowStats()  # pending blocks are the chain's last minute or so: summed once
+    for pb in pending:
+        part = pb.part
+        minute = part.t - part.t % 60
         for a in pb.traders:
             latest[a] = minute
-    known = activity.traders
-    # (its latest pending minute, its last settled minute or -1), looked up once for every window
-    counted = [(m, known.get(a, -1)) for a, m in latest.items()]
-    # Pending blocks are the chain's last minute or so: usually inside every window, summed once.
-    every = WindowStats()
-    for _, pb in blocks:
-        part = pb.part
         _add(every, part.high, part.low, part.trades, part.buys, part.sells, part.volume_eth, part.volume_token)
+    oldest = pending[0].part.t - pending[0].part.t % 60 if pending else None
+    known = activity.traders
+    # A window that reaches the oldest pending minute holds every pending trader: those whose
+    # last settled minute is before its start count, found by bisection.
+    settled_minutes = sorted([known.get(a, -1) for a in latest]) if latest else []
     out: dict[int, WindowStats] = {}
     for w in windows:
         start = t - t % 60 - w + 60
         settled, before, first = activity.settled_part(start, w)
         st = WindowStats(settled.trades, settled.buys, settled.sells, settled.volume_eth, settled.volume_token,
                          settled.traders, settled.high, settled.low)
-        if blocks and blocks[0][0] >= start:
+        if oldest is None:
+            pass
+        elif oldest >= start:
             if first is None:
-                first = blocks[0][1].part.open
+                first = pending[0].part.open
             _add(st, every.high, every.low, every.trades, every.buys, every.sells,  # type: ignore[arg-type]
                  every.volume_eth, every.volume_token)
+            st.traders += bisect_left(settled_minutes, start)
         else:
-            for minute, pb in blocks:
+            for pb in pending:
                 part = pb.part
-                if minute < start:
+                if part.t - part.t % 60 < start:
                     before = part.close
                     continue
                 if first is None:
                     first = part.open
                 _add(st, part.high, part.low, part.trades, part.buys, part.sells, part.volume_eth,
                      part.volume_token)
-        if counted:
-            st.traders += sum(1 for m, k in counted if m >= start > k)
+            st.traders += sum(1 for a, m in latest.items() if m >= start > known.get(a, -1))
         st.open = before if before is not None else first
         out[w] = st
     return out

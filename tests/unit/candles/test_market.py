@@ -10,7 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pads_stream.candles.codec import decode_state, encode_state
-from pads_stream.candles.market import MARKET_FIELDS, Market, TokenInfo, TradeTotals
+from pads_stream.candles.market import (
+    MARKET_FIELDS,
+    Market,
+    TokenInfo,
+    TradeTotals,
+    _change_text,
+    _market_cap_text,
+    change,
+    eth_text,
+    market_cap,
+)
 from pads_stream.candles.price import format_price
 from pads_stream.candles.state import TokenState
 
@@ -68,3 +78,19 @@ def test_the_table_stores_the_wire_form_as_before() -> None:
     # Written again with the (empty) windows a value of that time had none of.
     assert orjson.loads(encode_state(state)) == {**orjson.loads(old), "w": {"m": [], "b": None, "t": {}, "a": None}}
     assert TokenState().market == {}
+
+
+@given(st.integers(min_value=0, max_value=10**40))
+def test_eth_text_is_the_price_format_of_wei_over_10_18(wei: int) -> None:
+    assert eth_text(str(wei)) == format_price(Decimal(wei).scaleb(-18))
+
+
+@given(prices, prices, st.integers(min_value=10**18, max_value=10**30))
+def test_derived_texts_are_the_formatted_computations(price: Decimal, open_: Decimal, supply: int) -> None:
+    """Cached by value: an equal value with another exponent gives the same text."""
+    assert _market_cap_text(price, supply) == format_price(market_cap(price, supply))
+    plain = format(price, "f")
+    same = Decimal(plain + ("0" if "." in plain else ".0"))
+    assert same == price and same.as_tuple() != price.as_tuple()
+    assert _market_cap_text(same, supply) == format_price(market_cap(price, supply))
+    assert _change_text(price, open_) == ("0" if price == open_ else format_price(change(price, open_)))
