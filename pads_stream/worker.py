@@ -139,7 +139,7 @@ candles = CandleAgent(
                                          settings.raw_log_topic),
     cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000, params=settings.market_params,
     retention=settings.candle_retention, metrics=metrics)
-run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size)
+run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size, settings.fold_batch_tokens)
 repair = MirrorRepair(settings, mirror, gaps.assigned, lambda p: max(gaps.next_offset.get(p, -1), gaps.applied(p)),
                       lambda: recovered(app), lambda p: candles.first_next.get(p, gaps.applied(p)))
 

@@ -20,6 +20,11 @@ while the agent awaits: per-token costs (one update, one Redis write, one state 
 token and batch) are then shared by more trades, and a worker catching up (a restart, a
 replay, a burst) gets there sooner. The wait is bounded and ends with a rebalance's pause,
 so the deadlock above cannot happen; a worker that is caught up never waits.
+
+A batch also ends once it holds `max_keys` distinct keys (tokens): what a batch keeps alive
+(states, outputs, the Redis call's arguments, buffered writes) grows with the tokens it
+touches, not its logs. With few tokens a batch then fills to `size` and shares each token's
+update among more trades; with 100,000 tokens it stays as small in memory as before.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ FILL_POLL_S = 0.002
 
 
 async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None = None,
-                        behind: Callable[[], bool] | None = None) -> AsyncIterator[list[EventT]]:
+                        behind: Callable[[], bool] | None = None,
+                        max_keys: int | None = None) -> AsyncIterator[list[EventT]]:
     """Events are not acked: the caller acks each once its output is safe. With `idle_s`, an
     empty batch comes after that long without events, so a caller holding unacked events
     (waiting to flush) can ack them: the same deadlock as above, with a delay instead."""
@@ -48,6 +54,9 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
     queue = stream.channel.queue  # type: ignore[attr-defined]
     errors = queue._errors  # what the conductor throws into the channel
 
+    keys: set[object] = set()
+    keys_max = max_keys or size
+
     def take(event: EventT, batch: list[EventT]) -> None:
         message = event.message
         if not flow.is_active() or message.generation_id != app.consumer_generation_id:
@@ -57,9 +66,14 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
             message.tracked = True
             consumer.track_message(message)
         batch.append(event)
+        keys.add(message.key)
+
+    def room(batch: list[EventT]) -> bool:
+        return len(batch) < size and len(keys) < keys_max
 
     while True:
         batch: list[EventT] = []
+        keys.clear()
         try:
             if queue.empty():
                 try:
@@ -68,17 +82,17 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
                 except TimeoutError:
                     yield batch
                     continue
-            while len(batch) < size and not queue.empty():
+            while room(batch) and not queue.empty():
                 if errors:
                     raise errors.popleft()
                 take(queue.get_nowait(), batch)
-            if behind is not None and len(batch) < size and behind():
+            if behind is not None and room(batch) and behind():
                 until = time.monotonic() + FILL_WAIT_S
                 # Polled: the channel's queue signals neither its size nor the conductor's progress.
                 while (queue.qsize() < size - len(batch) and flow.is_active()  # noqa: ASYNC110
                        and time.monotonic() < until):
                     await asyncio.sleep(FILL_POLL_S)
-                while len(batch) < size and not queue.empty():
+                while room(batch) and not queue.empty():
                     if errors:
                         raise errors.popleft()
                     take(queue.get_nowait(), batch)

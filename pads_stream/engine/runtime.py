@@ -87,16 +87,18 @@ def gap_recovery(app: faust.App, topic: str, table: PartitionTable, offsets: Kaf
 
 
 async def batches(stream: StreamT[bytes], table: PartitionTable, size: int, idle_s: float | None,
-                  behind: Callable[[], bool] | None = None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
+                  behind: Callable[[], bool] | None = None,
+                  max_tokens: int | None = None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
     """Faust's events as the agent's messages, each with its event as the handle to ack."""
-    async for events in ready_batches(stream, size, idle_s, behind):
+    async for events in ready_batches(stream, size, idle_s, behind, max_tokens):
         table.saw(events)
         yield [Message(e.message.partition, e.message.offset, e.key, e.value, e.message.timestamp or 0.0)  # type: ignore[arg-type]
                for e in events], events
 
 
 def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable, agent: CandleAgent,
-                     gaps: GapRecovery, offsets: KafkaOffsets, batch_size: int) -> Callable[..., Awaitable[None]]:
+                     gaps: GapRecovery, offsets: KafkaOffsets, batch_size: int,
+                     batch_tokens: int | None = None) -> Callable[..., Awaitable[None]]:
     """Register the Faust agent that feeds `agent`, and what keeps its state right across
     rebalances; returns the Faust agent."""
     name = topic.get_topic_name()
@@ -106,7 +108,7 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
         # Manual acks (the agent's flush): Faust acks the current event of a cancelled agent,
         # which would commit a log never folded.
         await agent.run(batches(stream, table, batch_size, agent.flush_s or None,
-                                lambda: agent.behind(batch_size)))
+                                lambda: agent.behind(batch_size), batch_tokens))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: object, revoked: set[TP], **_: object) -> None:

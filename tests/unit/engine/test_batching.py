@@ -25,6 +25,7 @@ class Msg:
     topic: str = TOPIC
     tracked: bool = False
     acked: bool = False
+    key: bytes | None = None
 
 
 class World:
@@ -144,6 +145,21 @@ async def _behind_a_short_batch_waits_for_the_conductor_to_fill_it() -> None:
     batches = ready_batches(w.stream, 10, behind=lambda: True)  # type: ignore[arg-type]
     assert offsets(await anext(batches)) == list(range(10))
     await filling
+
+
+def test_a_batch_ends_at_its_distinct_key_limit() -> None:
+    asyncio.run(_a_batch_ends_at_its_distinct_key_limit())
+
+
+async def _a_batch_ends_at_its_distinct_key_limit() -> None:
+    w = World()
+    w.put(*range(10))
+    for e, key in zip(list(w.queue._queue), [b"a", b"a", b"b", b"a", b"c", b"c", b"d", b"a", b"e", b"e"], strict=True):
+        e.message.key = key
+    it = ready_batches(w.stream, 100, max_keys=3)  # type: ignore[arg-type]
+    assert offsets(await anext(it)) == [0, 1, 2, 3, 4]  # a, b and c: the third key ends it
+    assert offsets(await anext(it)) == [5, 6, 7]  # c, d, a
+    assert offsets(await anext(it)) == [8, 9]  # what is left
 
 
 def test_caught_up_a_batch_never_waits_and_behind_the_wait_is_bounded() -> None:
