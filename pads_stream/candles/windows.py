@@ -99,10 +99,27 @@ class Activity:
                 slides.append(sl)
             elif sl.first <= idx:  # settled late, before the window: past its first minute
                 sl.first = idx + 1
-        for sl in slides:
-            _add_sums(sl.st, part.trades, part.buys, part.sells, part.volume_eth, part.volume_token)
-            _push(sl.highs, idx, lambda i: self._at(i).high <= last.high)
-            _push(sl.lows, idx, lambda i: self._at(i).low >= last.low)
+        if slides:
+            at, base, high, low = self.minutes, self._pruned, last.high, last.low
+            for sl in slides:  # `_add_sums` and `_push`, inlined: this runs per settled block and window
+                st = sl.st
+                st.trades += part.trades
+                st.buys += part.buys
+                st.sells += part.sells
+                st.volume_eth += part.volume_eth
+                st.volume_token += part.volume_token
+                q = sl.highs
+                if q and q[-1] == idx:
+                    q.pop()
+                while q and at[q[-1] - base].high <= high:
+                    q.pop()
+                q.append(idx)
+                q = sl.lows
+                if q and q[-1] == idx:
+                    q.pop()
+                while q and at[q[-1] - base].low >= low:
+                    q.pop()
+                q.append(idx)
         last_of = self._last_of
         for trader in block.traders:
             was = self.traders.get(trader)
