@@ -188,4 +188,4 @@ async def refusal(bootstrap: str, security: KafkaSecurity, timeout_s: float = 10
 
 def _plain(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}"
+    return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}"
