@@ -108,7 +108,10 @@ def start(workdir: Path, port: int | None = None, heap_mb: int = 512,
     data.mkdir(parents=True, exist_ok=True)
     tls = None
     if secure is not None:
-        tls = make_tls_files(workdir / "tls")
+        # A restart (same workdir) keeps the CA its clients already trust.
+        tls = (make_tls_files(workdir / "tls") if not (workdir / "tls" / "server-keystore.pem").exists() else
+               {name: workdir / "tls" / file for name, file in (("ca", "ca.pem"), ("cert", "server.pem"),
+                                                                ("key", "server.key"))})
         keystore = workdir / "tls" / "server-keystore.pem"  # PEM keystore: the key, then the chain
         keystore.write_text(tls["key"].read_text() + tls["cert"].read_text())
         tls["keystore"] = keystore
