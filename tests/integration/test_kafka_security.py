@@ -39,7 +39,7 @@ ACLS = [
     local_kafka.Acl("worker", ("Read", "Describe", "DescribeConfigs", "Create"), topics=(RAW,)),
     local_kafka.Acl("worker", ("All",), topics=(APP,), groups=(APP,), prefixed=True),
     # `check` reads the raw-log topic without a group.
-    local_kafka.Acl("ops", ("Read", "Describe", "DescribeConfigs"), topics=(RAW,)),
+    local_kafka.Acl("ops", ("Read", "Describe"), topics=(RAW,)),
 ]
 WRONG = "not-the-Pw-9090x"
 
