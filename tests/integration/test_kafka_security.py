@@ -19,6 +19,7 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from pads_stream.settings import kafka_security_of
 from stack import kafka as local_kafka
 from stack.process import ROOT, Service
+from stack.tls import make_tls_files
 
 from .conftest import Deployment, get_json, wait_for
 from .driver import produce
@@ -157,6 +158,12 @@ def test_a_wrong_password_stops_the_worker_the_bridge_and_ops_at_start_up(secure
                             timeout=90)
     assert bridge.returncode == 2 and refused in bridge.stderr, bridge.stderr[-2000:]
     no_secret("bridge", bridge.stdout + bridge.stderr)
+
+    # A CA that did not sign the broker's certificate: named, not retried.
+    other_ca = make_tls_files(d.dir / "other-ca")["ca"]
+    untrusted = run_ops(d, "check", "--no-progress", KAFKA_SSL_CAFILE=str(other_ca))
+    assert untrusted.returncode == 2, untrusted.stderr[-2000:]
+    assert "KAFKA_SSL_CAFILE: the certificate of the broker at" in untrusted.stderr, untrusted.stderr[-2000:]
 
     # A setting missing for the protocol is a settings error, before any connection.
     missing = run_ops(d, "check", KAFKA_SASL_PASSWORD="")
