@@ -13,9 +13,9 @@ credentials are made from the same value in `pads_stream.engine.credentials`. Th
 `SecretStr`: its repr is masked, and it is read only where a client is built.
 
 A client that cannot log in does not say why: aiokafka logs the SASL error and raises
-`KafkaConnectionError("Unable to bootstrap …")`, the same as for a broker that is away, and Faust
-retries that for ever. `refusal()` opens one connection to find out, so start-up can stop with
-the setting to fix instead of hanging.
+`KafkaConnectionError("Unable to bootstrap …")`, the same as for a broker that is away (which
+callers may wait for). `refusal()` opens one connection to find out, so start-up can stop with
+the setting to fix instead.
 """
 
 from __future__ import annotations
