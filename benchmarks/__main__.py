@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pads_stream.settings import kafka_security_of
 from stack import kafka, node, redis
 
 from .latency import Latency, describe
@@ -80,7 +81,8 @@ def main() -> int:
             for workers in (int(n) for n in args.workers.split(",")):
                 w = Workload(trades=args.trades, tokens=tokens)
                 env = bench_env(base)
-                loaded = asyncio.run(preload(env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"], w))
+                loaded = asyncio.run(preload(env["KAFKA_BOOTSTRAP_SERVERS"], kafka_security_of(env),
+                                                     env["RAW_LOG_TOPIC"], w))
                 print(f"preloaded {w.trades} trades over {tokens} tokens in {loaded:.1f}s; running {workers} "
                       f"worker(s)...", file=sys.stderr, flush=True)
                 rows.append(measure(env, w, workers, workdir / env["APP_ID"], args.timeout))

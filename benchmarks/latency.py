@@ -27,8 +27,10 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from pads_stream.chain.rawlog import MARKER_KEY
+from pads_stream.kafka_security import KafkaSecurity
 from pads_stream.mirror.keys import market_key, prefix, trade_score, trades_key
 from pads_stream.ops import kafka
+from pads_stream.settings import kafka_security_of
 
 from .workload import Workload, messages
 
@@ -78,9 +80,11 @@ def split(w: Workload) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, byt
     return setup, timed
 
 
-async def produce(bootstrap: str, topic: str, partitions: int, items: list[tuple[bytes, bytes, Ident | None]],
+async def produce(bootstrap: str, security: KafkaSecurity, topic: str, partitions: int,
+                  items: list[tuple[bytes, bytes, Ident | None]],
                   rate: int) -> dict[Ident, float]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5,
+                                **security.aiokafka_kwargs())
     await producer.start()
     sent: dict[Ident, float] = {}
     futures = []
@@ -175,8 +179,9 @@ def describe(results: list[Latency]) -> str:
     return "\n".join(lines)
 
 
-async def send_all(bootstrap: str, topic: str, partitions: int, pairs: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+async def send_all(bootstrap: str, security: KafkaSecurity, topic: str, partitions: int,
+                   pairs: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, **security.aiokafka_kwargs())
     await producer.start()
     try:
         futures = []
@@ -192,10 +197,11 @@ async def send_all(bootstrap: str, topic: str, partitions: int, pairs: list[tupl
 async def wait_committed(env: dict[str, str], partitions: int, timeout_s: float) -> None:
     """Until the worker has committed every raw log produced so far, or `timeout_s`."""
     raw = [TopicPartition(env["RAW_LOG_TOPIC"], p) for p in range(partitions)]
-    async with kafka.consumer(env["KAFKA_BOOTSTRAP_SERVERS"]) as c:
+    security = kafka_security_of(env)
+    async with kafka.consumer(env["KAFKA_BOOTSTRAP_SERVERS"], security) as c:
         end = await c.end_offsets(raw)
     deadline = time.monotonic() + timeout_s
-    async with kafka.admin(env["KAFKA_BOOTSTRAP_SERVERS"]) as client:
+    async with kafka.admin(env["KAFKA_BOOTSTRAP_SERVERS"], security) as client:
         while time.monotonic() < deadline:
             committed = await kafka.committed(client, env["APP_ID"], raw)
             if all(committed[tp] >= end[tp] for tp in raw):
@@ -216,7 +222,8 @@ async def offered(env: dict[str, str], partitions: int, items: list[tuple[bytes,
     try:
         if not await asyncio.to_thread(ready.wait, 30):
             raise RuntimeError("the Redis watcher did not subscribe within 30 s")
-        sent = await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"], partitions, items, rate)
+        sent = await produce(env["KAFKA_BOOTSTRAP_SERVERS"], kafka_security_of(env), env["RAW_LOG_TOPIC"], partitions,
+                             items, rate)
         # The trades' Redis writes are visible once the raw logs are committed (acked after Redis).
         await wait_committed(env, partitions, timeout_s=30)
         await asyncio.sleep(0.5)  # the watcher's last notifications

@@ -21,7 +21,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from pads_stream.chain.rawlog import MARKER_KEY
+from pads_stream.kafka_security import KafkaSecurity
 from pads_stream.ops import kafka
+from pads_stream.settings import kafka_security_of
 from pads_stream.topics import ensure_topics
 from stack.process import ROOT, free_port
 
@@ -49,9 +51,10 @@ class Result:
         return self.trades / self.seconds if self.seconds else 0.0
 
 
-async def preload(bootstrap: str, topic: str, w: Workload) -> float:
-    await ensure_topics(bootstrap, [topic], PARTITIONS, 1)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20)
+async def preload(bootstrap: str, security: KafkaSecurity, topic: str, w: Workload) -> float:
+    await ensure_topics(bootstrap, security, [topic], PARTITIONS, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20,
+                                **security.aiokafka_kwargs())
     await producer.start()
     started = time.monotonic()
     try:
@@ -90,9 +93,10 @@ async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[byt
     started = time.monotonic()
     stats: dict[int, tuple[float, float]] = {}
     deadline = started + timeout_s
-    async with kafka.consumer(bootstrap) as c:
+    security = kafka_security_of(env)
+    async with kafka.consumer(bootstrap, security) as c:
         end = await c.end_offsets(raw)
-    async with kafka.admin(bootstrap) as client:
+    async with kafka.admin(bootstrap, security) as client:
         while True:
             for p in procs:
                 if p.poll() is not None:
@@ -143,8 +147,8 @@ def measure_latency(env: dict[str, str], tokens: int, rate: int, seconds: int, w
     w = Workload(trades=rate * seconds, tokens=tokens, logs_per_block=max(rate, 1))  # a block a second
     setup, timed = split(w)
     bootstrap, topic = env["KAFKA_BOOTSTRAP_SERVERS"], env["RAW_LOG_TOPIC"]
-    asyncio.run(ensure_topics(bootstrap, [topic], PARTITIONS, 1))
-    asyncio.run(send_all(bootstrap, topic, PARTITIONS, setup))
+    asyncio.run(ensure_topics(bootstrap, kafka_security_of(env), [topic], PARTITIONS, 1))
+    asyncio.run(send_all(bootstrap, kafka_security_of(env), topic, PARTITIONS, setup))
     procs = start_workers(env, 1, workdir)
     try:
         asyncio.run(_until_caught_up(env, procs, workdir, timeout_s))

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import sys
 
+from aiokafka.errors import KafkaError
+
 from pads_stream.errors import PadsStreamError
 from pads_stream.redact import redact, redact_handlers
 
@@ -46,6 +48,10 @@ def main() -> int:
     except (BridgeError, PadsStreamError) as exc:
         logging.getLogger("bridge").critical("bridge stopped: %s", exc)
         return 2
+    except KafkaError as exc:  # at start-up, before the loop that waits for Kafka to come back
+        logging.getLogger("bridge").critical("bridge stopped: KAFKA_BOOTSTRAP_SERVERS: Kafka did not answer at "
+                                             "start-up (%s)", redact(str(exc)))
+        return 1
     return 0
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaProducer
 
 from pads_stream.chain.rawlog import MARKER_KEY, HeadMarker, RawLog
+from pads_stream.kafka_security import KafkaSecurity
 from pads_stream.topics import MAX_STATE_BYTES
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ ACK_STALL_S = 10.0  # Kafka acknowledging nothing for this long is reported (the
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, topic: str, on_stall: Callable[[str | None], None] | None = None,
+    def __init__(self, bootstrap: str, topic: str, security: KafkaSecurity,
+                 on_stall: Callable[[str | None], None] | None = None,
                  stall_s: float = ACK_STALL_S) -> None:
         """`on_stall(reason)` when Kafka has acknowledged nothing for `stall_s`, `on_stall(None)`
         once it has: the idempotent producer retries a send until the broker takes it, so a
@@ -34,7 +36,8 @@ class Publisher:
         # Up to the raw topic's record limit (pads_stream.topics.LARGE): a log over the default
         # 1 MB was refused on every retry, and the bridge went no further.
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all",
-                                         linger_ms=5, max_batch_size=1 << 20, max_request_size=MAX_STATE_BYTES)
+                                         linger_ms=5, max_batch_size=1 << 20, max_request_size=MAX_STATE_BYTES,
+                                         **security.aiokafka_kwargs())
         self.published = 0
         self.removed = 0
         self.markers = 0

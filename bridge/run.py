@@ -82,7 +82,7 @@ class Bridge:
         self.registry = CurveRegistry(settings.bonding_curve_factory_address, cp.curves if cp else None)
         self.recent = self._load_recent(cp)
         self.step = AdaptiveStep(settings.batch_size)
-        self.publisher = Publisher(settings.kafka_bootstrap_servers, settings.raw_log_topic,
+        self.publisher = Publisher(settings.kafka_bootstrap_servers, settings.raw_log_topic, settings.kafka_security,
                                    on_stall=lambda why: self.status.connection(why is None, why))
         self._woken = asyncio.Event()
         self.watch = HeadWatch(settings.head_timeout_s)
@@ -113,9 +113,14 @@ class Bridge:
         self._unsaved = False
 
     async def run(self) -> None:
-        await ensure_topics(self.s.kafka_bootstrap_servers, [self.s.raw_log_topic], self.s.topic_partitions,
-                           self.s.topic_replication, forever=(self.s.raw_log_topic,), large=(self.s.raw_log_topic,))
-        await self.publisher.start()
+        try:
+            await ensure_topics(self.s.kafka_bootstrap_servers, self.s.kafka_security, [self.s.raw_log_topic],
+                                self.s.topic_partitions, self.s.topic_replication, forever=(self.s.raw_log_topic,),
+                                large=(self.s.raw_log_topic,))
+            await self.publisher.start()
+        except BaseException:
+            await self.publisher.stop()  # made in __init__: closed, not left for the collector to report
+            raise
         log.info("bridge starting at block %d with %d known curves", self.next_block, len(self.registry.curves))
         runner = await serve(self.status, self.s.web_host, self.s.web_port) if self.s.web_port else None
         attempt = 0

@@ -7,15 +7,17 @@ value stops the process with a message naming the setting.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .candles.intervals import parse_duration, parse_interval, parse_intervals
 from .candles.market import MarketParams
 from .errors import ConfigError
+from .kafka_security import SECRET_SETTINGS, KafkaSecurity, Mechanism, Protocol
 from .redact import redact
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
@@ -40,6 +42,16 @@ class CommonSettings(BaseSettings):
     raw_log_topic: str = Field("pads.chain-logs", alias="RAW_LOG_TOPIC", min_length=1)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_file: str | None = Field(None, alias="LOG_FILE")
+    # How every Kafka client logs in (see pads_stream.kafka_security and README, Security).
+    kafka_security_protocol: Protocol = Field("PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: Mechanism | None = Field(None, alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: str | None = Field(None, alias="KAFKA_SSL_CAFILE")
+    kafka_ssl_certfile: str | None = Field(None, alias="KAFKA_SSL_CERTFILE")
+    kafka_ssl_keyfile: str | None = Field(None, alias="KAFKA_SSL_KEYFILE")
+    kafka_ssl_check_hostname: bool = Field(True, alias="KAFKA_SSL_CHECK_HOSTNAME")
+    _kafka: KafkaSecurity = PrivateAttr(default_factory=KafkaSecurity)
 
     @field_validator("log_level")
     @classmethod
@@ -53,6 +65,33 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return (v.strip().upper() or None) if isinstance(v, str) else v
+
+    @field_validator("kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile", "kafka_ssl_certfile",
+                     "kafka_ssl_keyfile", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> CommonSettings:
+        try:  # validated, and the TLS files loaded, here: once, before any event loop runs
+            self._kafka = KafkaSecurity(
+                self.kafka_security_protocol, self.kafka_sasl_mechanism, self.kafka_sasl_username,
+                self.kafka_sasl_password, self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile,
+                self.kafka_ssl_check_hostname).checked()
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """How the Kafka clients log in: `.aiokafka_kwargs()` for any aiokafka client."""
+        return self._kafka
 
 
 class WorkerSettings(CommonSettings):
@@ -158,10 +197,25 @@ class WorkerSettings(CommonSettings):
 def format_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        name = ".".join(str(p) for p in err["loc"])
+        if not name:
+            # A check across settings (the Kafka security ones): its message names them, and its
+            # input is every setting, passwords included, so it is not shown.
+            parts.append(str(err["msg"]).removeprefix("Value error, "))
+            continue
         # The value, redacted: a URL setting's error must not print its password or API key.
-        parts.append(f"{name}: {err['msg']} (got {redact(repr(err.get('input')))})")
+        shown = "***" if name in SECRET_SETTINGS else redact(repr(err.get("input")))
+        parts.append(f"{name}: {err['msg']} (got {shown})")
     return "invalid configuration: " + "; ".join(parts)
+
+
+def kafka_security_of(env: Mapping[str, str]) -> KafkaSecurity:
+    """The Kafka security in an environment mapping, alone (for tools that hold the environment
+    they give to workers: the benchmarks, the tests); the process environment is not read."""
+    try:
+        return CommonSettings.model_validate({k: v for k, v in env.items() if k.startswith("KAFKA_")}).kafka_security
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
 
 
 @lru_cache(maxsize=1)

@@ -14,9 +14,10 @@ import threading
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from .errors import ConfigError
+from .kafka_security import KafkaSecurity, refusal
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,22 @@ def partition_problems(existing: dict[str, int], wanted: int) -> list[str]:
 LARGE = {"max.message.bytes": str(MAX_STATE_BYTES)}
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int, replication: int,
+async def ensure_topics(bootstrap: str, security: KafkaSecurity, names: list[str], partitions: int, replication: int,
                         timeout_s: float = 30.0, compacted: tuple[str, ...] = (),
                         forever: tuple[str, ...] = (), large: tuple[str, ...] = ()) -> list[str]:
     """Create what is missing (`compacted` ones compacted, `forever` ones keeping every record,
     `large` ones taking records up to MAX_STATE_BYTES); returns the problems of existing
     `forever` topics that delete records (also logged)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    await admin.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000),
+                                **security.aiokafka_kwargs())
+    try:
+        await admin.start()
+    except KafkaError:
+        # Refused credentials look like a broker that is away; waiting will not change them.
+        refused = await refusal(bootstrap, security)
+        if refused is not None:
+            raise refused from None
+        raise
     try:
         present = set(await admin.list_topics())
         missing = [n for n in names if n not in present]

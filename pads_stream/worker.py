@@ -26,6 +26,7 @@ from .agents.deadletter import DeadLetters
 from .agents.health import worker_health, worker_ready
 from .agents.metrics import WorkerMetrics
 from .agents.stats import STATS_EVERY_S
+from .engine.credentials import app_kwargs as kafka_credentials
 from .engine.debug import task_dump
 from .engine.runtime import FaustAcks, KafkaOffsets, Worker, gap_recovery, recovered, run_candle_agent
 from .engine.table import PartitionTable
@@ -105,6 +106,7 @@ app = faust.App(
     web_enabled=settings.web_port != 0,
     loghandlers=_handlers,
     autodiscover=False,
+    **kafka_credentials(settings.kafka_security),
 )
 
 
@@ -129,7 +131,7 @@ token_state = app.Table(
 
 metrics = WorkerMetrics()
 table = PartitionTable(token_state)
-offsets = KafkaOffsets(settings.kafka_bootstrap_servers, settings.raw_log_topic)
+offsets = KafkaOffsets(settings.kafka_bootstrap_servers, settings.raw_log_topic, settings.kafka_security)
 gaps = gap_recovery(app, settings.raw_log_topic, table, offsets)
 mirror = RedisMirror(settings.redis_url, settings.redis_namespace, epoch_key=epoch_key(settings.redis_prefix))
 sinks = build_sinks(settings, mirror)
@@ -175,7 +177,7 @@ register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, s
 @app.on_worker_init.connect  # type: ignore[arg-type]
 def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
-    ensure_topics_blocking(settings.kafka_bootstrap_servers,
+    ensure_topics_blocking(settings.kafka_bootstrap_servers, settings.kafka_security,
                            [settings.raw_log_topic, settings.dead_letter_topic, changelog],
                            settings.topic_partitions, settings.topic_replication, compacted=(changelog,),
                            forever=(settings.raw_log_topic,),

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from .process import Service, StackError, free_port, port_open, run, spawn, wait_until
+from .tls import make_tls_files
 
 
 def install() -> str:
@@ -32,21 +33,6 @@ def start(workdir: Path, port: int | None = None, persist: bool = False) -> Serv
     wait_until(svc, lambda: port_open(port), 20)
     svc.urls["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     return svc
-
-
-def make_tls_files(workdir: Path) -> dict[str, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1 and localhost (openssl)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    ca, ca_key = workdir / "ca.pem", workdir / "ca.key"
-    cert, key, csr, ext = workdir / "server.pem", workdir / "server.key", workdir / "server.csr", workdir / "ext.cnf"
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
-         "-days", "2", "-subj", "/CN=pads-test-ca"])
-    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
-         "-subj", "/CN=localhost"])
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-         "-out", str(cert), "-days", "2", "-extfile", str(ext)])
-    return {"ca": ca, "cert": cert, "key": key}
 
 
 def start_tls(workdir: Path, user: str, password: str) -> Service:

@@ -16,6 +16,7 @@ from faust.types import TP, EventT, StreamT
 
 from ..agents.candles import CandleAgent
 from ..candles.batch import Message, decode_position, position_key
+from ..kafka_security import KafkaSecurity
 from ..redact import redact_handlers
 from .batching import ready_batches
 from .fetch import seek_in_consumer_thread
@@ -46,13 +47,14 @@ class KafkaOffsets:
     consumer thread can deadlock, as that thread may be waiting for the agent to drain the
     stream buffer."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
+    def __init__(self, bootstrap: str, topic: str, security: KafkaSecurity) -> None:
+        self.bootstrap, self.topic, self.security = bootstrap, topic, security
         self._client: AIOKafkaConsumer | None = None
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._client is None:
-            client = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            client = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                      **self.security.aiokafka_kwargs())
             await client.start()
             self._client = client
         return self._client

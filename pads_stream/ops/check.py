@@ -40,9 +40,9 @@ async def load_logs(s: WorkerSettings, progress: bool = True) -> tuple[LogSet, i
     """(log set, messages read, unparsable messages, warnings)."""
     warnings: list[str] = []
     logs, n, bad = LogSet(s.chain_id), 0, 0
-    async with kafka.admin(s.kafka_bootstrap_servers) as client:
+    async with kafka.admin(s.kafka_bootstrap_servers, s.kafka_security) as client:
         tps = await kafka.partitions_of(client, [s.raw_log_topic])
-    async with kafka.consumer(s.kafka_bootstrap_servers) as c:
+    async with kafka.consumer(s.kafka_bootstrap_servers, s.kafka_security) as c:
         begin, end = await kafka.offsets(c, tps)
         for tp in tps:
             if begin[tp] > 0:

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from ..kafka_security import KafkaSecurity, refusal
 from . import OpsError
 
 UNKNOWN_TOPIC = 3
@@ -30,12 +31,14 @@ def group_id(app_id: str) -> str:
 
 
 @asynccontextmanager
-async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+async def admin(bootstrap: str, security: KafkaSecurity) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000, **security.aiokafka_kwargs())
     try:
         await client.start()
     except KafkaError as exc:
-        raise OpsError(f"KAFKA_BOOTSTRAP_SERVERS: cannot reach {bootstrap}: {exc!r}") from None
+        # A refused login looks like a broker that is away; say which it is.
+        raise (await refusal(bootstrap, security)
+               or OpsError(f"KAFKA_BOOTSTRAP_SERVERS: cannot reach {bootstrap}: {exc!r}")) from None
     try:
         yield client
     finally:
@@ -43,11 +46,17 @@ async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 
 
 @asynccontextmanager
-async def consumer(bootstrap: str, group: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
+async def consumer(bootstrap: str, security: KafkaSecurity, group: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                         auto_offset_reset="earliest")
+                         auto_offset_reset="earliest", **security.aiokafka_kwargs())
     try:
-        await c.start()  # inside: a start that fails (Kafka away) closes the client too
+        try:
+            await c.start()  # inside: a start that fails (Kafka away) closes the client too
+        except KafkaError:
+            refused = await refusal(bootstrap, security)
+            if refused is not None:
+                raise refused from None
+            raise
         yield c
     finally:
         await c.stop()
@@ -110,10 +119,10 @@ async def committed(client: AIOKafkaAdminClient, group: str,
     return {tp: (got[tp].offset if tp in got else -1) for tp in tps}
 
 
-async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+async def commit(bootstrap: str, security: KafkaSecurity, group: str, offsets: dict[TopicPartition, int]) -> None:
     # assign() never joins the group, so this commits as a "simple" consumer: the broker
     # accepts it only while the group has no members, which is what replay wants.
-    async with consumer(bootstrap, group) as c:
+    async with consumer(bootstrap, security, group) as c:
         c.assign(list(offsets))
         await c.commit(offsets)
 

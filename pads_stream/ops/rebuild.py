@@ -68,7 +68,7 @@ async def wait_caught_up(s: WorkerSettings, group: str, raw: list[TopicPartition
                          end: dict[TopicPartition, int], deadline: float, proc: subprocess.Popen[bytes],
                          log: Path) -> None:
     total = sum(end[tp] - begin[tp] for tp in raw)
-    async with kafka.admin(s.kafka_bootstrap_servers) as client:
+    async with kafka.admin(s.kafka_bootstrap_servers, s.kafka_security) as client:
         with Bar(total, label="rebuild") as bar:  # stopped before any error is printed
             while True:
                 if proc.poll() is not None:

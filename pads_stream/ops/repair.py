@@ -149,7 +149,7 @@ class MirrorRepair:
         s = self.s
         values: list[bytes] = []
         tp = TopicPartition(s.raw_log_topic, partition)
-        async with kafka.consumer(s.kafka_bootstrap_servers) as c:
+        async with kafka.consumer(s.kafka_bootstrap_servers, s.kafka_security) as c:
             async for _, value in kafka.read_all(c, [tp], {tp: end}):
                 values.append(value)
         # CPU-bound: off the event loop, which goes on serving live batches.

@@ -66,10 +66,10 @@ def local_state_dirs(data_dir: str) -> list[Path]:
 
 async def inspect(s: WorkerSettings) -> Plan:
     group = kafka.group_id(s.app_id)
-    async with kafka.admin(s.kafka_bootstrap_servers) as client:
+    async with kafka.admin(s.kafka_bootstrap_servers, s.kafka_security) as client:
         await refuse_if_active(client, group)
         raw = await kafka.partitions_of(client, [s.raw_log_topic])
-    async with kafka.consumer(s.kafka_bootstrap_servers) as c:
+    async with kafka.consumer(s.kafka_bootstrap_servers, s.kafka_security) as c:
         begin, end = await kafka.offsets(c, raw)
     return Plan(s, group, f"{group}-token-state-changelog", raw, begin, end)
 
@@ -82,11 +82,11 @@ async def refuse_if_active(client: AIOKafkaAdminClient, group: str) -> None:
 
 
 async def reset_offsets(p: Plan) -> None:
-    async with kafka.admin(p.s.kafka_bootstrap_servers) as client:
+    async with kafka.admin(p.s.kafka_bootstrap_servers, p.s.kafka_security) as client:
         await refuse_if_active(client, p.group)  # again: a worker may have started since the prompt
         before = await kafka.committed(client, p.group, p.raw)
     target = {tp: p.begin[tp] for tp in p.raw}
-    await kafka.commit(p.s.kafka_bootstrap_servers, p.group, target)
+    await kafka.commit(p.s.kafka_bootstrap_servers, p.s.kafka_security, p.group, target)
     was = sum(max(before[tp], 0) for tp in p.raw)
     print(f"offsets reset: {p.s.raw_log_topic} to its beginning ({len(p.raw)} partitions, "
           f"sum of offsets {was} -> {sum(target.values())})")
@@ -94,11 +94,11 @@ async def reset_offsets(p: Plan) -> None:
 
 async def recreate_changelog(p: Plan) -> None:
     s = p.s
-    async with kafka.admin(s.kafka_bootstrap_servers) as client:
+    async with kafka.admin(s.kafka_bootstrap_servers, s.kafka_security) as client:
         existed = await kafka.delete_topic(client, p.changelog, timeout_s=60)
-    await ensure_topics(s.kafka_bootstrap_servers, [p.changelog], s.topic_partitions, s.topic_replication,
+    await ensure_topics(s.kafka_bootstrap_servers, s.kafka_security, [p.changelog], s.topic_partitions, s.topic_replication,
                         compacted=(p.changelog,))
-    async with kafka.consumer(s.kafka_bootstrap_servers) as c:
+    async with kafka.consumer(s.kafka_bootstrap_servers, s.kafka_security) as c:
         tps = [TopicPartition(p.changelog, i) for i in range(s.topic_partitions)]
         left = sum((await c.end_offsets(tps)).values())
     if left:

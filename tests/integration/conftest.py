@@ -177,10 +177,13 @@ class Deployment:
         per token in a namespace's Redis (which keeps the most recent 500 per token)."""
         import orjson
 
+        from pads_stream.settings import kafka_security_of
+
         from .driver import read_topic
 
         raw: dict[str, set[tuple[int, int]]] = {}
-        for k, v in read_topic(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.env["RAW_LOG_TOPIC"]):
+        for k, v in read_topic(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.env["RAW_LOG_TOPIC"],
+                               kafka_security_of(self.env)):
             if k and not k.startswith(b"\x00"):
                 d = orjson.loads(v)
                 raw.setdefault(d["address"], set()).add((d["block_number"], d["log_index"]))

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from pads_stream.kafka_security import PLAINTEXT, KafkaSecurity
 from simulator.chain import Curve, Launchpad
 
 GAPS = [1, 2, 3, 7, 13, 29, 47, 61, 130, 300]
@@ -66,9 +67,9 @@ def trades_in_background(pad: Launchpad, n: int, seed: int, curves: int = 3) -> 
     return threading.Thread(target=run), out
 
 
-async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
+async def _read_all(bootstrap: str, topic: str, security: KafkaSecurity) -> list[tuple[bytes | None, bytes]]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, **security.aiokafka_kwargs())
     await consumer.start()
     try:
         for _ in range(100):
@@ -89,12 +90,14 @@ async def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, byte
         await consumer.stop()
 
 
-def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
-    return asyncio.run(_read_all(bootstrap, topic))
+def read_topic(bootstrap: str, topic: str, security: KafkaSecurity = PLAINTEXT) -> list[tuple[bytes | None, bytes]]:
+    return asyncio.run(_read_all(bootstrap, topic, security))
 
 
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=16 << 20)
+async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]],
+                   security: KafkaSecurity) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=16 << 20,
+                                **security.aiokafka_kwargs())
     await producer.start()
     try:
         for key, value in messages:
@@ -103,5 +106,6 @@ async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes
         await producer.stop()
 
 
-def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]]) -> None:
-    asyncio.run(_produce(bootstrap, topic, messages))
+def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes | None]],
+            security: KafkaSecurity = PLAINTEXT) -> None:
+    asyncio.run(_produce(bootstrap, topic, messages, security))

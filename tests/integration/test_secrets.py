@@ -1,19 +1,24 @@
 """Secrets stay out of what the processes print: credentials in BLOCKCHAIN_WS_URL (an API key
-in the path, as providers do) and in REDIS_URL (a password), with each connection failing."""
+in the path, as providers do), in REDIS_URL (a password) and KAFKA_SASL_PASSWORD, with each
+connection failing."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
-from stack.process import free_port
+from stack.process import ROOT, free_port
 
 from .conftest import Deployment, wait_for
 
 API_KEY = "SeCrEtApIkEy0123456789abcdefXYZ"
 PASSWORD = "r3d1s-S3cr3t-Pw"
+KAFKA_PASSWORD = "k4fk4-S3cr3t-Pw"
 
 
 def body(url: str) -> tuple[int, str]:
@@ -48,3 +53,30 @@ def test_credentials_never_reach_logs_or_health_bodies(deployment: Deployment) -
     # What was redacted is still there to read, masked.
     assert f"127.0.0.1:{nobody}/v3/***" in shown["bridge log"] or "/v3/***" in shown["bridge /health"][1]
     assert shown["bridge /health"][0] == 503 and "not connected" in shown["bridge /health"][1]
+
+
+def test_the_kafka_password_never_reaches_output_when_kafka_cannot_be_reached(deployment: Deployment) -> None:
+    """SASL settings with a password, and nothing listening at KAFKA_BOOTSTRAP_SERVERS: the
+    bridge, the worker and an ops command stop at start-up saying Kafka did not answer, and no
+    line of theirs holds the password. (A broker that goes away later: test_kafka_security.)"""
+    d = deployment
+    env = {**os.environ, **d.env, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+           "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+           "KAFKA_SASL_USERNAME": "pads", "KAFKA_SASL_PASSWORD": KAFKA_PASSWORD, "LOG_LEVEL": "DEBUG",
+           "BRIDGE_WEB_PORT": "0", "WEB_PORT": "0", "DATA_DIR": str(d.dir / "worker-data")}
+    runs = {
+        "bridge": [sys.executable, "-m", "bridge"],
+        "worker": [sys.executable, "-m", "faust", "-A", "pads_stream", "worker", "-l", "debug"],
+        "check": [sys.executable, "-m", "pads_stream", "check", "--no-progress"],
+    }
+    for name, cmd in runs.items():
+        out = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120)
+        assert out.returncode != 0, f"{name} went on without Kafka:\n{out.stdout[-2000:]}"
+        assert "Unable to bootstrap" in out.stdout or "cannot reach" in out.stdout, out.stdout[-2000:]
+        assert KAFKA_PASSWORD not in out.stdout, f"{name} printed the Kafka password"
+    # A settings error about the password does not echo it either.
+    bad = {**env, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
+    out = subprocess.run(runs["check"], env=bad, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "KAFKA_SASL_PASSWORD: set, but KAFKA_SECURITY_PROTOCOL=PLAINTEXT" in out.stderr
+    assert KAFKA_PASSWORD not in out.stdout + out.stderr

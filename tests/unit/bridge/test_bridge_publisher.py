@@ -16,6 +16,7 @@ from bridge.headwatch import HeadWatch
 from bridge.publisher import Publisher
 from bridge.status import BridgeStatus
 from pads_stream.chain.rawlog import HeadMarker
+from pads_stream.kafka_security import PLAINTEXT
 
 MARKER = HeadMarker(1, 10, "0x" + "ab" * 32, 5, 1_700_000_000)
 
@@ -46,7 +47,7 @@ class SlowProducer:
 
 async def publisher(producer: SlowProducer, stall_s: float,
                     on_stall: Callable[[str | None], None]) -> Publisher:
-    p = Publisher("127.0.0.1:9", "t", on_stall=on_stall, stall_s=stall_s)  # needs a running loop
+    p = Publisher("127.0.0.1:9", "t", PLAINTEXT, on_stall=on_stall, stall_s=stall_s)  # needs a running loop
     p.producer = producer  # type: ignore[assignment]
     return p
 
