@@ -43,7 +43,7 @@ class StateCache:
             self.states[key] = state
             self.states.move_to_end(key)
         while len(self.states) > self.max_tokens:
-            self.states.popitem(last=False)
+            self.states.popitem(last=False)[1].forget_derived()
 
     def clear(self) -> None:
         self.states.clear()

@@ -97,6 +97,12 @@ class TokenState:
     # the mirror can write what changed. Dropped with the cache whenever that may be stale.
     shown: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
+    def forget_derived(self) -> None:
+        """Out of the cache, a state lives on only until its table write is flushed, and is
+        never read again (the next batch decodes that write): free what only speeds it up."""
+        self.shown = None
+        self.activity.forget_derived()
+
     def seen(self, cursor: tuple[int, int]) -> bool:
         return self.cursor is not None and cursor <= self.cursor
 

@@ -17,7 +17,6 @@ price before the window is all a window needs from outside it.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,8 +62,9 @@ class _Slide:
     start: int
     first: int
     st: WindowStats
-    highs: deque[int]
-    lows: deque[int]
+    # Lists, not deques: an empty deque takes 624 bytes, and a token has eight of these.
+    highs: list[int]
+    lows: list[int]
 
 
 @dataclass(slots=True)
@@ -136,6 +136,11 @@ class Activity:
         if self.ath is None or part.high > self.ath:
             self.ath, self.ath_at = part.high, block.ts
 
+    def forget_derived(self) -> None:
+        """Drop what is kept only to go faster (rebuilt when next needed)."""
+        self._slides = {}
+        self._last_of = None
+
     def _at(self, i: int) -> Minute:
         return self.minutes[i - self._pruned]
 
@@ -177,7 +182,7 @@ class Activity:
 
     def _slide(self, start: int) -> _Slide:
         i = bisect_left(self.minutes, start, key=lambda m: m.t)
-        sl = _Slide(start, self._pruned + i, WindowStats(), deque(), deque())
+        sl = _Slide(start, self._pruned + i, WindowStats(), [], [])
         for k in range(i, len(self.minutes)):
             m, idx = self.minutes[k], self._pruned + k
             _add_sums(sl.st, m.trades, m.buys, m.sells, m.volume_eth, m.volume_token)
@@ -201,10 +206,10 @@ class Activity:
             st.volume_token -= m.volume_token
             st.traders -= last_of.get(m.t, 0)
             sl.first += 1
-        while sl.highs and sl.highs[0] < sl.first:
-            sl.highs.popleft()
-        while sl.lows and sl.lows[0] < sl.first:
-            sl.lows.popleft()
+        for q in (sl.highs, sl.lows):
+            n = bisect_left(q, sl.first)  # ascending minute indexes
+            if n:
+                del q[:n]
         sl.start = start
 
 
@@ -216,9 +221,9 @@ def _add_sums(st: WindowStats, trades: int, buys: int, sells: int, volume_eth: i
     st.volume_token += volume_token
 
 
-def _push(q: deque[int], idx: int, beaten: Callable[[int], bool]) -> None:
+def _push(q: list[int], idx: int, beaten: Callable[[int], bool]) -> None:
     """Minute `idx` (the newest, possibly already in `q` with a lower high) into a monotonic
-    deque: the minutes it beats can never be the window's extreme again."""
+    queue: the minutes it beats can never be the window's extreme again."""
     if q and q[-1] == idx:
         q.pop()
     while q and beaten(q[-1]):
