@@ -2,15 +2,21 @@
 token-state table and hands each batch's outputs to the sinks, in an order that makes a
 crash lose nothing.
 
-    batch:  fold (pure, `candles.batch`) -> dead letters -> sinks.deliver (durable ones
-            awaited) -> table writes into the write-behind buffer -> gaps.after_batch
+    batch:  fold (pure, `candles.batch`) -> table writes into the write-behind buffer ->
+            [the previous batch's delivery done] -> delivery, started: dead letters ->
+            sinks.deliver (durable ones awaited) -> gaps.after_batch
     flush:  every TABLE_FLUSH_MS (or when the stream is idle, or the buffer is big): the
-            buffer's writes into the table, then the acks of every log they cover
+            delivery in flight done, then the buffer's writes into the table, then the acks
+            of every log they cover
 
 So a log is acked only after Redis has what it changed and the table write that records it
 was handed to the producer (Faust flushes the producer before it commits offsets), and a
 state that survives an interruption implies its outputs did. A log behind a gap (the
 consumer skipped records) is released, never acked: it will be read again.
+
+Deliveries are pipelined: while Redis runs one batch's script (on another core), the next
+batch is folded. They still reach the sinks one at a time and in order, and the buffer's
+writes reach the table only after every delivery before them.
 
 The engine (`pads_stream.engine`) drives it: it turns Faust's events into `Message`s with an
 opaque handle each, and implements the seams below over Faust, the table and Kafka.
@@ -18,6 +24,7 @@ opaque handle each, and implements the seams below over Faust, the table and Kaf
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -85,6 +92,7 @@ class CandleAgent:
         # Each partition's next offset as the table had it before this process applied any of
         # it: what was applied before the start (the Redis self-repair asks).
         self.first_next: dict[int, int] = {}
+        self._delivery: asyncio.Future[None] | None = None  # the batch being delivered
 
     def on_lag(self, lag: dict[int, int]) -> None:
         if self.metrics is not None and self.lag is not None:
@@ -108,23 +116,29 @@ class CandleAgent:
         that waits for these acks: flush then) until the stream ends."""
         unacked: list[Any] = []
         flushed = self.clock()
-        async for messages, handles in batches:
-            if messages:
-                held = await self.fold(messages)
-                for i, handle in enumerate(handles):
-                    if i in held:
-                        self.acks.release(handle)
-                    else:
-                        unacked.append(handle)
-            now = self.clock()
-            if (unacked or len(self.buffer)) and (not messages or now - flushed >= self.flush_s
-                                                  or len(self.buffer) >= FLUSH_MAX_KEYS):
-                self.flush(unacked)
-                unacked = []
-                flushed = now
+        try:
+            async for messages, handles in batches:
+                if messages:
+                    held = await self.fold(messages)
+                    for i, handle in enumerate(handles):
+                        if i in held:
+                            self.acks.release(handle)
+                        else:
+                            unacked.append(handle)
+                now = self.clock()
+                if (unacked or len(self.buffer)) and (not messages or now - flushed >= self.flush_s
+                                                      or len(self.buffer) >= FLUSH_MAX_KEYS):
+                    await self.delivered()
+                    self.flush(unacked)
+                    unacked = []
+                    flushed = now
+        finally:
+            if self._delivery is not None and not self._delivery.done():
+                self._delivery.cancel()  # the stream ended or failed: its logs were not acked
 
     async def fold(self, messages: list[Message]) -> set[int]:
-        """Fold, deliver, buffer the writes; returns the indices of messages held back behind a gap."""
+        """Fold, buffer the writes and start delivering (after the delivery before it); returns
+        the indices of messages held back behind a gap."""
         await self.gaps.learn_earliest(sorted({m.partition for m in messages} - set(self.gaps.earliest)))
         buffer = self.buffer
 
@@ -135,29 +149,51 @@ class CandleAgent:
         folder = BatchFolder(read, self.chain_id, self.intervals, floor=self.gaps.earliest,
                              cache=self.cache if self.cache.max_tokens else None, params=self.params,
                              retention=self.retention)
-        stats = self.stats
         try:
             started = time.perf_counter()
             out = folder.run(messages)
-            folded = time.perf_counter()
-            stats.spent["fold"] += folded - started
-            await self._deliver(messages, out)
-            delivered = time.perf_counter()
-            stats.spent["deliver"] += delivered - folded
-            stats.add(logs=len(messages), batches=1, updates=len(out.updates))
-            if self.metrics is not None:
-                self._observe(messages, out, folded - started, delivered - folded)
+            self.stats.spent["fold"] += time.perf_counter() - started
         except BaseException:
             # States were changed in place, and the buffer encodes them when it flushes: the table
             # has what counts, and the logs of the buffered batches were not acked.
-            self.cache.clear()
-            buffer.clear()
+            self._forget()
             raise
+        await self.delivered()
         self.cache.keep(folder.states, folder.pending, folder.windows)
+        # The next batch reads these; the table gets them only at a flush, after the delivery.
+        buffer.add(out.writes)
         for p, pos in folder.positions_read.items():
             self.first_next.setdefault(p, int(pos["next"]))
-        await self.gaps.after_batch(messages, folder.positions, out)
+        self._delivery = asyncio.ensure_future(self._deliver_batch(messages, folder.positions, out,
+                                                                   time.perf_counter() - started))
+        await asyncio.sleep(0)  # let it send its Redis call before the next batch is folded
         return set(out.held)
+
+    async def delivered(self) -> None:
+        """Wait for the delivery in flight; if it failed, forget what was folded since and raise."""
+        delivery, self._delivery = self._delivery, None
+        if delivery is None:
+            return
+        try:
+            await delivery
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        self.cache.clear()
+        self.buffer.clear()
+
+    async def _deliver_batch(self, messages: list[Message], positions: dict[int, dict[str, Any]], out: Outcome,
+                             fold_s: float) -> None:
+        started = time.perf_counter()
+        await self._deliver(messages, out)
+        deliver_s = time.perf_counter() - started
+        self.stats.spent["deliver"] += deliver_s
+        self.stats.add(logs=len(messages), batches=1, updates=len(out.updates))
+        if self.metrics is not None:
+            self._observe(messages, out, fold_s, deliver_s)
+        await self.gaps.after_batch(messages, positions, out)
 
     async def _deliver(self, messages: list[Message], out: Outcome) -> None:
         for reason in out.deep_reorgs:
@@ -169,11 +205,10 @@ class CandleAgent:
                 self.deep_reorgs.append(reason)
         for i, reason in out.dead:
             await self.dead_letter(messages[i], "candles", reason)
-        # The table is written only once the durable sinks have the outputs: a state that
-        # survives an interruption then implies its outputs did, and a redelivered log needs
-        # nothing re-sent.
+        # The table is written only once the durable sinks have the outputs (a flush waits for
+        # this): a state that survives an interruption then implies its outputs did, and a
+        # redelivered log needs nothing re-sent.
         await self.sinks.deliver(out.updates)
-        self.buffer.add(out.writes)
 
     def _observe(self, messages: list[Message], out: Outcome, fold_s: float, deliver_s: float) -> None:
         m = self.metrics

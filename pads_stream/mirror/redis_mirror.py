@@ -277,6 +277,7 @@ class RedisMirror:
         # on, since one may be pending from before (the repair stops it when none is).
         self.tracking: Written | None = Written()
         self.lock = asyncio.Lock()  # a rebuild's write never interleaves with a live one
+        self._whole_next = False  # a wipe was noticed: the next write ignores its outputs' bases
 
     async def start(self) -> None:
         if self.epoch_key is None:
@@ -304,7 +305,10 @@ class RedisMirror:
 
     async def write(self, updates: Sequence[TokenOutput | Mapping[str, Any]]) -> None:
         """Write a batch, retrying until Redis takes it: acking an unwritten batch loses data."""
-        planned = plan(updates, self.namespace)
+        # The agent folds the next batch while this one is written: outputs made before a
+        # wipe was noticed may carry bases of hashes that are gone, so the next write is whole.
+        whole, self._whole_next = self._whole_next, False
+        planned = plan(updates, self.namespace, whole=whole)
         found = await self.apply_ops(ops(planned), len(planned[0]), planned)
         if found:
             self._wiped(found)
@@ -348,6 +352,7 @@ class RedisMirror:
 
     def _wiped(self, epoch: str) -> None:
         self.wipes += 1
+        self._whole_next = True
         if epoch == self._next_epoch:
             self._next_epoch = uuid.uuid4().hex
         log.error("redis mirror: the epoch key %s no longer holds %s (Redis was emptied or replaced); "

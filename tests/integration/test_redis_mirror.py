@@ -163,3 +163,32 @@ def test_a_wiped_namespace_is_noticed_by_every_mirror_and_rewritten_whole(redis_
         assert r.hgetall(f"{ns}:1:market:{token}") == {k.encode(): v.encode() for k, v in market.items()}
     assert r.get(key) is not None
     r.close()
+
+
+def test_the_write_after_a_noticed_wipe_is_whole_too(redis_server: str) -> None:
+    """The agent folds the next batch while one is written, so the batch after the write that
+    noticed a wipe was made with bases of hashes that are gone: it is written whole as well."""
+    r = redis.Redis.from_url(redis_server)
+    ns = f"wipe{random.randrange(10**9)}"
+    key = f"{ns}:1:mirror:epoch"
+    market = {"price": "2", "trades": "3", "curve_progress": "1"}
+    before = {"price": "1", "trades": "3", "curve_progress": "1"}
+
+    async def scenario() -> None:
+        m = RedisMirror(redis_server, ns, epoch_key=key)
+        try:
+            await m.start()
+            await m.write([TokenOutput(1, TOKENS[0], [], [], [], False, before)])
+            for k in r.scan_iter(f"{ns}:*"):
+                r.delete(k)
+            await m.write([TokenOutput(1, TOKENS[1], [], [], [], False, market, base=before)])  # notices
+            # Folded before the wipe was noticed: its base is the hash that was there.
+            await m.write([TokenOutput(1, TOKENS[0], [], [], [], False, market, base=before)])
+            assert m.wipes == 1
+        finally:
+            await m.close()
+
+    asyncio.run(scenario())
+    for token in TOKENS[:2]:
+        assert r.hgetall(f"{ns}:1:market:{token}") == {k.encode(): v.encode() for k, v in market.items()}
+    r.close()

@@ -252,3 +252,35 @@ def test_a_deep_reorg_alarm_outlives_a_restart() -> None:
     assert restarted.deep_reorgs == []
     asyncio.run(restarted.run(feed([Message(0, len(pairs) + 1, *pairs[-1])], [])))
     assert restarted.deep_reorgs == a.deep_reorgs
+
+
+class SlowDurable(FakeDurable):
+    async def write(self, outputs: Sequence[TokenOutput]) -> None:
+        self.journal.append(("durable-begin", [o.token for o in outputs]))
+        await asyncio.sleep(0.01)  # Redis running the script
+        self.journal.append(("durable", [o.token for o in outputs]))
+
+
+class LearningGaps(FakeGaps):
+    async def learn_earliest(self, partitions: list[int]) -> None:
+        self.journal.append(("fold", partitions))
+        await super().learn_earliest(partitions)
+
+
+def test_the_next_batch_is_folded_while_one_is_delivered_and_deliveries_keep_their_order() -> None:
+    journal = Journal()
+    table = FakeTable(journal)
+    a = CandleAgent(chain_id=CHAIN, intervals=INTERVALS, table=table, acks=FakeAcks(journal),
+                    gaps=LearningGaps(journal), sinks=Sinks([SlowDurable(journal)], [FakePush(journal)]),
+                    dead_letter=lambda *_: asyncio.sleep(0), cache_size=100, flush_s=10.0, clock=Clock())
+    pairs = logs()
+    asyncio.run(a.run(feed(batch(pairs[:2]), batch(pairs[2:4], 2), batch(pairs[4:], 4), [])))
+    kinds = journal.kinds()
+    # Batch 2 is folded while batch 1 is being written, and each write starts after the one before ended.
+    assert kinds[:kinds.index("put")] == ["fold", "durable-begin", "fold", "durable", "push", "gaps",
+                                          "durable-begin", "fold", "durable", "push", "gaps",
+                                          "durable-begin", "durable", "push", "gaps"]
+    # The table and the acks wait for the last delivery.
+    first_ack = kinds.index("ack")
+    assert set(kinds[kinds.index("put"):first_ack]) == {"put"} and set(kinds[first_ack:]) == {"ack"}
+    assert [h for k, h in journal if k == "ack"] == [f"h{i}" for i in range(len(pairs))]
