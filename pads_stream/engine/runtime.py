@@ -98,6 +98,9 @@ async def batches(stream: StreamT[bytes], table: PartitionTable, size: int, idle
                for e in events], events
 
 
+IDLE_FLUSH_S = 1.0
+
+
 def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable, agent: CandleAgent,
                      gaps: GapRecovery, offsets: KafkaOffsets, batch_size: int,
                      batch_tokens: int | None = None) -> Callable[..., Awaitable[None]]:
@@ -109,7 +112,8 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
     async def candles(stream: StreamT[bytes]) -> None:
         # Manual acks (the agent's flush): Faust acks the current event of a cancelled agent,
         # which would commit a log never folded.
-        await agent.run(batches(stream, table, batch_size, agent.flush_s or None,
+        # Idle for a second: flush (and ack) now, however long TABLE_FLUSH_MS lets writes wait.
+        await agent.run(batches(stream, table, batch_size, min(agent.flush_s, IDLE_FLUSH_S) or None,
                                 lambda: agent.behind(batch_size), batch_tokens))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
