@@ -301,9 +301,10 @@ def rank_scores(m: Mapping[str, str], changed: Iterable[str] | None = None) -> d
 
 
 def eth_text(wei: str) -> str:
-    """A wei amount (an integer string) in ETH, in the price format: `format_price(wei / 10^18)`,
-    by moving the point when no rounding can happen (up to 30 digits)."""
-    if len(wei) > 30 or not wei.isdigit():
+    """A wei amount (an integer string) in ETH, as rankings always scored it:
+    `format_price(Decimal(wei).scaleb(-18))`, by moving the point when no rounding can happen.
+    `scaleb` rounds to the default context's 28 digits, so the point moves only up to 28."""
+    if len(wei) > 28 or not wei.isdigit():
         return format_price(Decimal(wei).scaleb(-18))
     whole, frac = wei[:-18].lstrip("0") or "0", wei[-18:].rjust(18, "0").rstrip("0")
     return f"{whole}.{frac}" if frac else whole

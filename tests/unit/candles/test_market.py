@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pads_stream.candles.codec import decode_state, encode_state
@@ -81,6 +81,9 @@ def test_the_table_stores_the_wire_form_as_before() -> None:
 
 
 @given(st.integers(min_value=0, max_value=10**40))
+@example(10**28 + 1)  # 29 digits: `scaleb` rounds to 28
+@example(10**27 + 1)
+@example(0)
 def test_eth_text_is_the_price_format_of_wei_over_10_18(wei: int) -> None:
     assert eth_text(str(wei)) == format_price(Decimal(wei).scaleb(-18))
 
