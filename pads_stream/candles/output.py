@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -59,8 +58,6 @@ def candle_json(c: Candle, final: bool) -> bytes:
                        format_price(c.low), format_price(c.open), c.sells, c.t, c.trades, c.volume_eth,
                        c.volume_token)).encode()
 
-
-label_of = lru_cache(maxsize=None)(label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +104,10 @@ class TokenOutput(WireView[Any]):
         if self._wire is None:
             by_label: dict[str, list[dict[str, Any]]] = {}
             for s, _, member in self.candles:
-                by_label.setdefault(label_of(s), []).append(orjson.loads(member))
+                by_label.setdefault(label(s), []).append(orjson.loads(member))
             gone: dict[str, list[int]] = {}
             for s, t in self.deleted:
-                gone.setdefault(label_of(s), []).append(t)
+                gone.setdefault(label(s), []).append(t)
             self._wire = {
                 "chain_id": self.chain_id,
                 "token": self.token,
@@ -121,7 +118,7 @@ class TokenOutput(WireView[Any]):
                 "market": self.market_wire(),
             }
             if self.expired:
-                self._wire["expired"] = {label_of(s): t for s, t in sorted(self.expired.items())}
+                self._wire["expired"] = {label(s): t for s, t in sorted(self.expired.items())}
         return self._wire
 
 

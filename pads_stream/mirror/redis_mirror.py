@@ -26,8 +26,9 @@ from redis.utils import HIREDIS_AVAILABLE
 if HIREDIS_AVAILABLE:
     import hiredis
 
+from ..candles.intervals import label
 from ..candles.market import rank_scores
-from ..candles.output import TokenOutput, label_of
+from ..candles.output import TokenOutput
 from ..errors import ConfigError
 from ..jsonbytes import dumps
 from ..redact import redact
@@ -80,11 +81,11 @@ def plan(updates: Sequence[TokenOutput | Mapping[str, Any]], namespace: str = "p
             pfx, token = prefix(namespace, u.chain_id), u.token
             series = f"{pfx}:candles:{token}:"  # + label: `candles_key`
             for s, before in u.expired.items():
-                expired[series + label_of(s)] = before
+                expired[series + label(s)] = before
             for s, t in u.deleted:
-                candles[(series + label_of(s), t)] = None
+                candles[(series + label(s), t)] = None
             for s, t, member in u.candles:
-                candles[(series + label_of(s), t)] = member
+                candles[(series + label(s), t)] = member
             market: Mapping[str, str] = u.market_wire()
             base = None if whole else u.base
             wire_trades = u.trades_wire()

@@ -13,7 +13,8 @@ from typing import Any
 
 import orjson
 
-from ..candles.output import TokenOutput, label_of
+from ..candles.intervals import label
+from ..candles.output import TokenOutput
 
 
 class CandleMessage(dict[str, Any]):
@@ -46,8 +47,8 @@ class Outbox:
         """A sink's output, or its wire form; a `TokenOutput`'s candles go as the JSON they are."""
         if isinstance(update, TokenOutput):
             chain, token, correction = update.chain_id, update.token, update.correction
-            deleted = [(label_of(s), t) for s, t in update.deleted]
-            candles: list[tuple[str, int, Any]] = [(label_of(s), t, orjson.Fragment(m)) for s, t, m in update.candles]
+            deleted = [(label(s), t) for s, t in update.deleted]
+            candles: list[tuple[str, int, Any]] = [(label(s), t, orjson.Fragment(m)) for s, t, m in update.candles]
             trades = update.trades_wire()
             market: Any = update.market_wire()
         else:
