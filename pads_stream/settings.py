@@ -30,6 +30,25 @@ def coerce_intervals(v: object) -> tuple[int, ...]:
     return tuple(int(x) for x in v)  # type: ignore[attr-defined]
 
 
+# MARKET_WINDOWS' default: the worker's windows, and the ones the API validates alert rules against.
+DEFAULT_WINDOWS: tuple[int, ...] = (300, 3600, 21600, 86400)
+
+
+def coerce_windows(v: object) -> tuple[int, ...]:
+    """MARKET_WINDOWS as labels (`5m,1h,24h`) or, from code, as seconds."""
+    if not isinstance(v, str):
+        return tuple(int(x) for x in v)  # type: ignore[attr-defined]
+    out = set()
+    for item in (p.strip() for p in v.split(",") if p.strip()):
+        m = re.fullmatch(r"([0-9]+)([mhd])", item)
+        if m is None or int(m[1]) <= 0:
+            raise ValueError(f"{item!r} is not a whole number of minutes, hours or days (5m, 1h, 24h)")
+        out.add(int(m[1]) * {"m": 60, "h": 3600, "d": 86400}[m[2]])
+    if not out:
+        raise ValueError("empty")
+    return tuple(sorted(out))
+
+
 class CommonSettings(BaseSettings):
     """Settings shared by the bridge and the worker."""
 
@@ -40,6 +59,9 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(8, alias="TOPIC_PARTITIONS", ge=1, le=1024)
     topic_replication: int = Field(1, alias="TOPIC_REPLICATION", ge=1)
     raw_log_topic: str = Field("pads.chain-logs", alias="RAW_LOG_TOPIC", min_length=1)
+    # Alert rules with their webhooks (compacted; docs/alerts-design.md): the API and `rules` write
+    # it, the API and the notifier read it.
+    alert_rules_topic: str = Field("pads.alert-rules", alias="ALERT_RULES_TOPIC", min_length=1)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_file: str | None = Field(None, alias="LOG_FILE")
     # How every Kafka client logs in (see pads_stream.kafka_security and README, Security).
@@ -118,8 +140,7 @@ class WorkerSettings(CommonSettings):
     # Rolling windows, market cap, curve progress, ATH and rankings: opt-in until their peak RSS
     # at 100,000 tokens is under the goal (about 490 MB against 268 without; benchmarks/README.md).
     market_data: bool = Field(False, alias="MARKET_DATA")
-    market_windows: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=(300, 3600, 21600, 86400), alias="MARKET_WINDOWS")
+    market_windows: Annotated[tuple[int, ...], NoDecode] = Field(default=DEFAULT_WINDOWS, alias="MARKET_WINDOWS")
     token_total_supply: int = Field(10**27, alias="TOKEN_TOTAL_SUPPLY", gt=0)
     curve_initial_virtual_eth: int = Field(30 * 10**18, alias="CURVE_INITIAL_VIRTUAL_ETH", ge=0)
     curve_graduation_eth: int = Field(85 * 10**18, alias="CURVE_GRADUATION_ETH", gt=0)
@@ -146,17 +167,7 @@ class WorkerSettings(CommonSettings):
     @field_validator("market_windows", mode="before")
     @classmethod
     def _windows(cls, v: object) -> tuple[int, ...]:
-        if not isinstance(v, str):
-            return tuple(int(x) for x in v)  # type: ignore[attr-defined]
-        out = set()
-        for item in (p.strip() for p in v.split(",") if p.strip()):
-            m = re.fullmatch(r"([0-9]+)([mhd])", item)
-            if m is None or int(m[1]) <= 0:
-                raise ValueError(f"{item!r} is not a whole number of minutes, hours or days (5m, 1h, 24h)")
-            out.add(int(m[1]) * {"m": 60, "h": 3600, "d": 86400}[m[2]])
-        if not out:
-            raise ValueError("empty")
-        return tuple(sorted(out))
+        return coerce_windows(v)
 
     @field_validator("candle_retention", mode="before")
     @classmethod

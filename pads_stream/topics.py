@@ -140,3 +140,11 @@ def ensure_topics_blocking(*args: object, **kwargs: object) -> list[str]:
     if error:
         raise error[0]
     return result
+
+
+async def ensure_rule_topics(bootstrap: str, security: KafkaSecurity, raw_log_topic: str, rules_topic: str,
+                             partitions: int, replication: int) -> None:
+    """What writing an alert rule needs: the raw-log topic as the bridge creates it (every record
+    kept, large ones taken) and the compacted rules topic (one value per rule id)."""
+    await ensure_topics(bootstrap, security, [raw_log_topic, rules_topic], partitions, replication,
+                        compacted=(rules_topic,), forever=(raw_log_topic,), large=(raw_log_topic,))

@@ -15,11 +15,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import page, udf_routes, v1
+from . import alert_rules, page, udf_routes, v1
 from .errors import ApiError
 from .fastpath import FastPaths
 from .metrics import ApiMetrics, render
 from .responses import JSON
+from .rulebook import Rulebook
 from .settings import ApiSettings
 from .state import ApiState, api_state
 from .store import Store
@@ -79,13 +80,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return JSON(_error_body(request, {"error": f"{param}: {err['msg']}", "param": param}), 400)
 
 
-def create_app(settings: ApiSettings, store: Store | None = None) -> FastAPI:
-    st = ApiState(settings, store or Store(settings.redis_url, settings.redis_prefix))
+def create_app(settings: ApiSettings, store: Store | None = None, rulebook: Rulebook | None = None) -> FastAPI:
+    st = ApiState(settings, store or Store(settings.redis_url, settings.redis_prefix), rulebook or Rulebook(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await st.store.close()
+        await st.rulebook.close()
 
     app = FastAPI(title="pads-stream API", version="1", lifespan=lifespan, default_response_class=JSON,
                   description="Candles, market snapshots and trades of the pads launchpad, read from the Redis "
@@ -96,6 +98,7 @@ def create_app(settings: ApiSettings, store: Store | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(v1.router)
     app.include_router(udf_routes.router)
+    app.include_router(alert_rules.router)
     app.include_router(page.router)
 
     @app.get("/health", tags=["ops"], summary="200 when Redis answers, else 503")

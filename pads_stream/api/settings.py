@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import NoDecode
 
 from ..errors import ConfigError
-from ..settings import CommonSettings, WorkerSettings, coerce_intervals
+from ..settings import DEFAULT_WINDOWS, CommonSettings, WorkerSettings, coerce_intervals, coerce_windows
 
 # The worker's default, so that an API and a worker started without OHLCV_INTERVALS agree.
 DEFAULT_INTERVALS: tuple[int, ...] = WorkerSettings.model_fields["ohlcv_intervals"].default
@@ -37,6 +37,11 @@ class ApiSettings(CommonSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL", pattern=r"^rediss?://")
     redis_namespace: str = Field("pads", alias="REDIS_NAMESPACE", pattern=r"^[A-Za-z0-9_.-]+$")
     ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(default=DEFAULT_INTERVALS, alias="OHLCV_INTERVALS")
+    # Only the alert-rule endpoints use Kafka: unset (unlike the worker, no default broker), they
+    # answer 503 and the rest of the API serves Redis as before.
+    kafka_bootstrap_servers: str = Field("", alias="KAFKA_BOOTSTRAP_SERVERS")
+    # The windows alert rules of type change and volume may name: the worker's MARKET_WINDOWS.
+    market_windows: Annotated[tuple[int, ...], NoDecode] = Field(default=DEFAULT_WINDOWS, alias="MARKET_WINDOWS")
 
     @field_validator("api_cors_origins", "api_keys", mode="before")
     @classmethod
@@ -47,6 +52,20 @@ class ApiSettings(CommonSettings):
     @classmethod
     def _intervals(cls, v: object) -> tuple[int, ...]:
         return coerce_intervals(v)
+
+    @field_validator("market_windows", mode="before")
+    @classmethod
+    def _windows(cls, v: object) -> tuple[int, ...]:
+        return coerce_windows(v)
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, v: str) -> str:
+        return v.strip()
+
+    @property
+    def rules_enabled(self) -> bool:
+        return bool(self.kafka_bootstrap_servers)
 
     @property
     def redis_prefix(self) -> str:

@@ -1,4 +1,4 @@
-"""What handlers share: the settings and the Redis store, kept on `app.state`."""
+"""What handlers share: the settings, the Redis store and the alert rules, kept on `app.state`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from .rulebook import Rulebook
 from .settings import ApiSettings
 from .store import Store
 
@@ -14,6 +15,7 @@ from .store import Store
 class ApiState:
     settings: ApiSettings
     store: Store
+    rulebook: Rulebook
 
 
 def api_state(request: Request) -> ApiState:
