@@ -1,4 +1,4 @@
-"""`python -m pads_stream checksum | check | replay` (also installed as `pads-stream`).
+"""`python -m pads_stream checksum | check | replay | rules | api` (also installed as `pads-stream`).
 
 Settings come from the environment or `.env`, as for the worker; flags override a few.
 """
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from redis.exceptions import AuthenticationError as RedisAuthError
 from redis.exceptions import RedisError
 
+from .alerts import RuleError
 from .errors import ConfigError, PadsStreamError
 from .redact import redact, redact_handlers
 from .settings import WorkerSettings, format_validation_error, worker_settings
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--app-id", help="Faust app id, i.e. consumer group and changelog prefix (default: APP_ID)")
     r.add_argument("--data-dir", help="local table state directory (default: DATA_DIR)")
 
+    from .ops.rules import add_parser
+
+    add_parser(sub)
     sub.add_parser("api", help="the HTTP API, TradingView UDF datafeed and chart page (API_* settings)")
     return p
 
@@ -119,6 +123,10 @@ async def _dispatch(args: argparse.Namespace, s: WorkerSettings, env: dict[str, 
         report = await run_check(s, progress=not args.no_progress)
         print_report(report, args.limit)
         return 1 if report.differences else 0
+    if args.command == "rules":
+        from .ops.rules import run_rules
+
+        return await run_rules(args, s)
     from .ops.replay import run_replay
 
     await run_replay(s, args.yes, args.timeout, env, args.partial)
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     redact_handlers()
     try:
         return asyncio.run(_dispatch(args, *_settings(args)))
-    except ConfigError as exc:
+    except (ConfigError, RuleError) as exc:
         print(f"pads-stream {args.command}: {exc}", file=sys.stderr)
         return 2
     except RedisAuthError as exc:
