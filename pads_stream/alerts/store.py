@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from ..errors import DecodeError, PadsStreamError
@@ -62,18 +63,28 @@ class RuleStore:
         self._consumer = c
         try:
             await c.start()
-            await c.topics()  # metadata of all topics: naming a missing one could make the broker create it
+            tps = await self._partitions()
         except KafkaError as exc:
             raise (await refusal(self.bootstrap, self.security)
                    or RulesUnavailable(f"KAFKA_BOOTSTRAP_SERVERS: cannot reach {self.bootstrap}: {exc!r}")) from None
-        partitions = c.partitions_for_topic(self.topic)
-        if not partitions:
-            raise RulesUnavailable(f"topic {self.topic} does not exist (ALERT_RULES_TOPIC)")
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         c.assign(tps)
         await c.seek_to_beginning(*tps)
         self._positions = {tp: await c.position(tp) for tp in tps}
         self._task = asyncio.create_task(self._tail(c), name=f"rules-reader-{self.topic}")
+
+    async def _partitions(self) -> list[TopicPartition]:
+        # Described for all topics: a metadata request naming a missing topic could make the broker create it.
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=int(self.timeout_s * 1000),
+                                    **self.security.aiokafka_kwargs())
+        try:
+            await admin.start()
+            described = await admin.describe_topics(None)
+        finally:
+            await admin.close()
+        counts = {t["topic"]: len(t["partitions"]) for t in described if not t["error_code"]}
+        if not counts.get(self.topic):
+            raise RulesUnavailable(f"topic {self.topic} does not exist (ALERT_RULES_TOPIC)")
+        return [TopicPartition(self.topic, p) for p in range(counts[self.topic])]
 
     async def stop(self) -> None:
         if self._task is not None:
