@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from ..errors import ConfigError
 from ..kafka_security import KafkaSecurity
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class TopicRules:
     def __init__(self, bootstrap: str, security: KafkaSecurity, topic: str) -> None:
         self.topic = topic
         self._hooks: dict[str, Webhook] = {}
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+        self._consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
                                           auto_offset_reset="earliest", **security.aiokafka_kwargs())
         self._task: asyncio.Task[None] | None = None
         self._moved = asyncio.Event()
@@ -69,15 +70,13 @@ class TopicRules:
 
     async def start(self) -> None:
         await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(self.topic) or set()
-        for _ in range(100):  # metadata of a topic created a moment ago comes with a delay
-            if parts:
+        # Subscribed without a group, the consumer is assigned every partition of the topic.
+        for _ in range(300):
+            if self._consumer.assignment():
                 break
             await asyncio.sleep(0.1)
-            await self._consumer.topics()  # asks the broker for fresh metadata
-            parts = self._consumer.partitions_for_topic(self.topic) or set()
-        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(parts)])
-        await self._consumer.seek_to_beginning()
+        else:
+            raise ConfigError(f"ALERT_RULES_TOPIC: no partition of {self.topic} assigned in 30 s")
         self._task = asyncio.create_task(self._follow(), name="alert-rules reader")
 
     async def stop(self) -> None:
