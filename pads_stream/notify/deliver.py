@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
+from redis.exceptions import RedisError
 
 from ..redact import redact
 from .metrics import Counters
@@ -59,9 +60,13 @@ class Deliverer:
         while True:
             self._wake.clear()
             now = self.clock()
-            for item in await self.state.claim(now, self.lease_s, 500):
-                if item.id not in self._held:
-                    await self._hand_over(item, now)
+            try:
+                for item in await self.state.claim(now, self.lease_s, 500):
+                    if item.id not in self._held:
+                        await self._hand_over(item, now)
+            except RedisError as exc:  # what is due stays due in Redis: try again on the next round
+                log.error("reading due deliveries from Redis failed: %s", redact(str(exc)))
+                await asyncio.sleep(1.0)
             try:
                 await asyncio.wait_for(self._wake.wait(), POLL_S)
             except TimeoutError:
