@@ -21,7 +21,7 @@ class NotifySettings(CommonSettings):
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC", min_length=1)
     notify_group: str = Field("pads-notify", alias="NOTIFY_GROUP", min_length=1)
     notify_host: str = Field("127.0.0.1", alias="NOTIFY_HOST", min_length=1)
-    notify_port: int = Field(6068, alias="NOTIFY_PORT", ge=0, le=65535)
+    notify_port: int = Field(6069, alias="NOTIFY_PORT", ge=0, le=65535)
     webhook_timeout_ms: int = Field(3000, alias="WEBHOOK_TIMEOUT_MS", ge=1, le=600_000)
     # "24h", "90s": a duration like CANDLE_RETENTION's.
     webhook_retry_for: int = Field(86400, alias="WEBHOOK_RETRY_FOR")
