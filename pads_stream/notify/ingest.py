@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from ..redact import redact
@@ -95,7 +96,13 @@ class Ingest:
         await self._record(events)
         if events:
             self.wake()
-        await self.consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
+        try:
+            await self.consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
+        except KafkaError as exc:
+            # A rebalance took the partitions: their next owner reads the batch again, and
+            # finds its events recorded already.
+            log.warning("committing the offsets of %d events failed (%s); they will be read again",
+                        sum(len(m) for m in batch.values()), exc)
 
     async def _record(self, events: list[tuple[str, str, str, bytes, Origin]]) -> None:
         delay = 0.2
