@@ -10,6 +10,11 @@
 //   "candles:<0x address>:<interval>" with an interval of OHLCV_INTERVALS, "trades:<0x address>" and "market:<0x address>"
 //   (lower-case hex, as the worker sends) are accepted, at most BACKEND_MAX_ROOMS per connection;
 //   anything else is refused with a "subscribe_error" event (and the ack, if one is given).
+// - Events "alert" and "alert_retracted" carry alert events (docs/alerts-design.md, a single event or an
+//   array) and are relayed to room "alerts:<data.owner>". A browser joins that room by subscribing to
+//   "alerts:<owner>:<token>", token = hex HMAC-SHA256(ALERT_ROOM_SECRET, owner) (the API issues it); the
+//   socket joins "alerts:<owner>", the token is never a room name. Without ALERT_ROOM_SECRET every
+//   alert room is refused.
 // - HTTP: GET /health, GET /stats. Only with BACKEND_TEST_ENDPOINTS=1 (the tests and benchmarks):
 //   GET /received?event=candle|trade|market&token=&interval=&limit= and POST /reset.
 const crypto = require("crypto");
@@ -25,6 +30,10 @@ const TEST_ENDPOINTS = process.env.BACKEND_TEST_ENDPOINTS === "1";
 // The worker sends at most 500 messages per event; 500 market snapshots of ~3 KB are the
 // largest frame, about 1.5 MB. Browsers send only room joins.
 const MAX_FRAME = Number(process.env.BACKEND_MAX_FRAME_BYTES || 4e6);
+// Alert rooms carry one user's alerts: only a browser holding HMAC(ALERT_ROOM_SECRET, owner) joins.
+const ALERT_SECRET = process.env.ALERT_ROOM_SECRET || "";
+// Owners are user names from the launchpad backend; no ":" so "alerts:<owner>:<token>" splits one way.
+const ALERT_ROOM = /^alerts:([A-Za-z0-9_.@-]{1,64})(?::([0-9a-f]{64}))?$/;
 
 // Interval labels as the worker writes them: "60m" -> "1h", "24h" -> "1d" (see candles/intervals.py).
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -43,6 +52,25 @@ const INTERVALS = new Set(
 );
 const ROOM = /^(?:candles:0x[0-9a-f]{40}:([0-9]+[smhd])|trades:0x[0-9a-f]{40}|market:0x[0-9a-f]{40})$/;
 
+// Constant time, over digests of equal length whatever was sent.
+function alertTokenMatches(owner, given) {
+  const expected = crypto.createHmac("sha256", ALERT_SECRET).update(owner).digest("hex");
+  const a = crypto.createHash("sha256").update(String(given ?? "")).digest();
+  const b = crypto.createHash("sha256").update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+// The room an "alerts:<owner>:<token>" subscription joins, or why it may not.
+function alertRoom(socket, room) {
+  if (!ALERT_SECRET) return { error: "alert rooms are off (ALERT_ROOM_SECRET is not set)" };
+  const m = ALERT_ROOM.exec(room);
+  if (!m) return { error: "room must be alerts:<owner>:<token>" };
+  if (!m[2] || !alertTokenMatches(m[1], m[2])) return { error: "bad token for alerts:" + m[1] };
+  const joined = `alerts:${m[1]}`;
+  if (!socket.rooms.has(joined) && socket.rooms.size - 1 >= MAX_ROOMS) return { error: `at most ${MAX_ROOMS} rooms` };
+  return { room: joined };
+}
+
 // Why a browser may not join `room`, or null when it may.
 function roomRefusal(socket, room) {
   if (typeof room !== "string" || room.length > 100) return "not a room name";
@@ -58,8 +86,9 @@ if (!TOKEN) {
   process.exit(2);
 }
 
-const received = { candle: [], trade: [], market: [] };
-const counts = { candle: 0, trade: 0, market: 0, corrections: 0, listenerConnects: 0, refused: 0 };
+const received = { candle: [], trade: [], market: [], alert: [], alert_retracted: [] };
+const counts = { candle: 0, trade: 0, market: 0, alert: 0, alert_retracted: 0, corrections: 0, listenerConnects: 0,
+  refused: 0 };
 
 // Trimmed in steps of a quarter: trimming to KEEP at every push moved the whole array once
 // per message, and past KEEP events the backend took the push slower than a worker sent it.
@@ -83,9 +112,7 @@ const server = http.createServer((req, res) => {
     return send(200, { ...counts, listeners: listener.sockets.size });
   }
   if (url.pathname === "/reset" && req.method === "POST" && TEST_ENDPOINTS) {
-    received.candle.length = 0;
-    received.trade.length = 0;
-    received.market.length = 0;
+    for (const list of Object.values(received)) list.length = 0;
     for (const k of Object.keys(counts)) counts[k] = 0;
     return send(200, { ok: true });
   }
@@ -148,20 +175,38 @@ listener.on("connection", (socket) => {
     }
     if (typeof ack === "function") ack(true);
   });
+  for (const kind of ["alert", "alert_retracted"]) {
+    socket.on(kind, (msg, ack) => {
+      for (const m of Array.isArray(msg) ? msg : [msg]) {
+        const owner = m && m.data && m.data.owner;
+        if (typeof owner !== "string" || !ALERT_ROOM.test(`alerts:${owner}`)) continue;  // no room to go to
+        keep(kind, m);
+        io.to(`alerts:${owner}`).emit(kind, m);
+      }
+      if (typeof ack === "function") ack(true);
+    });
+  }
   socket.on("disconnect", (reason) => console.log(`listener ${socket.id} gone: ${reason}`));
 });
 
 io.on("connection", (socket) => {
   socket.on("subscribe", (room, ack) => {
-    const refusal = roomRefusal(socket, room);
-    if (refusal) {
-      socket.emit("subscribe_error", { room: typeof room === "string" ? room.slice(0, 100) : null, error: refusal });
+    let refusal, joined = room;
+    if (typeof room === "string" && room.startsWith("alerts:") && room.length <= 200) {
+      ({ error: refusal = null, room: joined } = alertRoom(socket, room));
     } else {
-      socket.join(room);
+      refusal = roomRefusal(socket, room);
+    }
+    if (refusal) {
+      // Never echo a token back: the room as sent may hold one.
+      const shown = typeof room === "string" ? room.replace(/:[0-9a-f]{64}$/, ":***").slice(0, 100) : null;
+      socket.emit("subscribe_error", { room: shown, error: refusal });
+    } else {
+      socket.join(joined);
     }
     if (typeof ack === "function") ack(refusal ? { ok: false, error: refusal } : { ok: true });
   });
-  socket.on("unsubscribe", (room) => typeof room === "string" && socket.leave(room));
+  socket.on("unsubscribe", (room) => typeof room === "string" && socket.leave(room.replace(/^(alerts:[^:]+):.*$/, "$1")));
 });
 
 server.listen(PORT, HOST, () => console.log(`backend listening on http://${HOST}:${PORT}`));

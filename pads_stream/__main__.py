@@ -1,4 +1,4 @@
-"""`python -m pads_stream checksum | check | replay | rules | api` (also installed as `pads-stream`).
+"""`python -m pads_stream checksum | check | replay | rules | api | notify` (also installed as `pads-stream`).
 
 Settings come from the environment or `.env`, as for the worker; flags override a few.
 """
@@ -35,7 +35,8 @@ terminal on stdin, --yes is required), it:
   2. deletes the changelog topic {APP_ID}-token-state-changelog, waits until it is gone,
      and recreates it compacted with TOPIC_PARTITIONS partitions;
   3. deletes the local table state under DATA_DIR (Faust's v<N> directories only);
-  4. deletes every Redis key {REDIS_NAMESPACE}:{CHAIN_ID}:* (SCAN + UNLINK);
+  4. deletes every Redis key {REDIS_NAMESPACE}:{CHAIN_ID}:* (SCAN + UNLINK), except the
+     notifier's {REDIS_NAMESPACE}:{CHAIN_ID}:notify:* (which alerts were sent);
   5. runs `python -m faust -A pads_stream worker -l warn` with the same environment and a
      free WEB_PORT, shows a progress bar on stderr (committed raw-log offsets against the
      end offsets taken at the start, rate, ETA), and when the raw-log topic is caught up
@@ -89,7 +90,33 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parser(sub)
     sub.add_parser("api", help="the HTTP API, TradingView UDF datafeed and chart page (API_* settings)")
+    sub.add_parser("notify", help="deliver alerts to their rules' webhooks (NOTIFY_*, WEBHOOK_* settings)",
+                   description="Consume MARKET_EVENTS_TOPIC as group NOTIFY_GROUP and POST each alert and "
+                               "alert_retracted event whose rule (ALERT_RULES_TOPIC) has a webhook, signed, "
+                               "retried with backoff for WEBHOOK_RETRY_FOR, then dead-lettered. "
+                               "/metrics and /health on NOTIFY_HOST:NOTIFY_PORT.")
     return p
+
+
+def _notify() -> int:
+    from .notify.service import run
+    from .notify.settings import notify_settings
+
+    try:
+        s = notify_settings()
+    except ConfigError as exc:
+        print(f"pads-stream notify: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_handlers()
+    try:
+        asyncio.run(run(s))
+    except ConfigError as exc:
+        print(f"pads-stream notify: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> tuple[WorkerSettings, dict[str, str]]:
@@ -139,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         from .api.server import main as api_main
 
         return api_main()
+    if args.command == "notify":  # its own settings and a long-running loop
+        return _notify()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     redact_handlers()
     try:

@@ -66,13 +66,15 @@ def start_anvil(workdir: Path, port: int | None = None, chain_id: int = 31337,
     return svc
 
 
-def start_backend(workdir: Path, token: str, port: int | None = None, test_endpoints: bool = False) -> Service:
+def start_backend(workdir: Path, token: str, port: int | None = None, test_endpoints: bool = False,
+                  alert_room_secret: str = "") -> Service:
     """The reference Node.js socket.io backend (backend/server.js); `test_endpoints` enables
-    its /received and /reset (tests and benchmarks only)."""
+    its /received and /reset (tests and benchmarks only); `alert_room_secret` opens the
+    `alerts:<owner>` rooms to browsers that hold HMAC(secret, owner)."""
     install()
     port = port or free_port()
     env = dict(os.environ, PORT=str(port), BACKEND_SOCKET_TOKEN=token, HOST="127.0.0.1",
-               BACKEND_TEST_ENDPOINTS="1" if test_endpoints else "0")
+               BACKEND_TEST_ENDPOINTS="1" if test_endpoints else "0", ALERT_ROOM_SECRET=alert_room_secret)
     svc = spawn("backend", ["node", str(ROOT / "backend" / "server.js")], workdir / "backend.log",
                 cwd=ROOT, env=env)
 

@@ -27,6 +27,15 @@ from .checksum import SCAN_COUNT
 from .rebuild import rebuild
 
 UNLINK_BATCH = 500
+# The notifier's delivery state (pads_stream/notify/state.py): which alerts went out. A replay
+# regenerates the same alert events with the same ids, and only these keys stop them from
+# being sent to their webhooks a second time.
+KEPT = "notify"
+
+
+def replay_deletes(key: bytes, prefix: str) -> bool:
+    """Whether `replay` deletes `key` of namespace `prefix` (pure)."""
+    return key.startswith(f"{prefix}:".encode()) and not key.startswith(f"{prefix}:{KEPT}:".encode())
 
 
 @dataclass
@@ -49,7 +58,8 @@ class Plan:
             f"  1. reset its offsets: {s.raw_log_topic} to the beginning ({self.total} messages to replay)",
             f"  2. delete and recreate topic {self.changelog} ({s.topic_partitions} partitions, compacted)",
             f"  3. delete the local table state in {', '.join(map(str, local_state_dirs(s.data_dir))) or s.data_dir}",
-            f"  4. delete every Redis key {s.redis_prefix}:* on {redact(s.redis_url)}",
+            f"  4. delete every Redis key {s.redis_prefix}:* on {redact(s.redis_url)}, except the notifier's "
+            f"{s.redis_prefix}:{KEPT}:*",
             "  5. run one worker until it has caught up, then print the checksum",
             "Readers of that namespace see it empty, then filling up, until step 5 is done.",
         ])
@@ -121,6 +131,8 @@ async def delete_namespace(url: str, prefix: str) -> int:
     try:
         batch: list[bytes] = []
         async for key in r.scan_iter(match=f"{prefix}:*", count=SCAN_COUNT):
+            if not replay_deletes(key, prefix):
+                continue
             batch.append(key)
             if len(batch) >= UNLINK_BATCH:
                 deleted += await r.unlink(*batch)
@@ -132,7 +144,7 @@ async def delete_namespace(url: str, prefix: str) -> int:
         await r.set(epoch_key(prefix), uuid.uuid4().hex)
     finally:
         await r.aclose()
-    print(f"redis: {deleted} keys deleted under {prefix}:*")
+    print(f"redis: {deleted} keys deleted under {prefix}:* (kept {prefix}:{KEPT}:*)")
     return deleted
 
 

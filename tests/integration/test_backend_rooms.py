@@ -3,6 +3,9 @@ its test-only endpoints."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -71,3 +74,70 @@ def test_received_and_reset_only_with_the_test_flag(backend: Service, tmp_path: 
             assert r.status == 200
     finally:
         plain.stop()
+
+
+ALERT_SECRET = "alert-room-secret"
+
+
+def room_token(owner: str, secret: str = ALERT_SECRET) -> str:
+    """What the API issues to a browser of `owner`, computed here independently of the backend."""
+    return hmac.new(secret.encode(), owner.encode(), hashlib.sha256).hexdigest()
+
+
+def alert_event(owner: str, kind: str = "alert") -> dict[str, object]:
+    return {"id": "0" * 31 + "1", "ref": "f" * 32, "type": kind, "chain_id": 31337, "token": TOKEN, "final": False,
+            "data": {"rule_id": "r_1", "owner": owner, "rule_type": "large_trade", "value": "1", "observed": "2"}}
+
+
+def receive_all(client: socketio.SimpleClient, wait: float = 1.5) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    while True:
+        try:
+            event, payload = client.receive(timeout=wait)
+        except socketio.exceptions.TimeoutError:
+            return out
+        out.append((event, payload))
+
+
+def test_an_alert_reaches_only_browsers_that_joined_with_the_owners_token(tmp_path: Path) -> None:
+    secured = node.start_backend(tmp_path, token="listener-token", test_endpoints=True, alert_room_secret=ALERT_SECRET)
+    url = secured.urls["BACKEND_SOCKET_URL"]
+    clients = {name: socketio.SimpleClient() for name in ("alice", "wrong", "none", "bob", "listener")}
+    try:
+        for name, c in clients.items():
+            if name == "listener":
+                c.connect(url, namespace="/listener", auth={"token": "listener-token"}, transports=["websocket"])
+            else:
+                c.connect(url, transports=["websocket"])
+        assert subscribe(clients["alice"], f"alerts:alice:{room_token('alice')}") == {"ok": True}
+        assert subscribe(clients["bob"], f"alerts:bob:{room_token('bob')}") == {"ok": True}
+        wrong = subscribe(clients["wrong"], f"alerts:alice:{room_token('alice', 'another secret')}")
+        assert wrong == {"ok": False, "error": "bad token for alerts:alice"}
+        # Bob's token does not open Alice's room, and the plain room name is not enough.
+        assert subscribe(clients["wrong"], f"alerts:alice:{room_token('bob')}")["ok"] is False
+        assert subscribe(clients["none"], "alerts:alice")["ok"] is False
+        refusals = receive_all(clients["wrong"])
+        assert refusals and all(e == "subscribe_error" and "***" in str(p) for e, p in refusals)
+        assert room_token("alice") not in str(refusals)  # a token is never echoed back
+        assert [e for e, _ in receive_all(clients["none"], 0.5)] == ["subscribe_error"]
+
+        alert, retraction = alert_event("alice"), alert_event("alice", "alert_retracted")
+        clients["listener"].emit("alert", [alert])
+        clients["listener"].emit("alert_retracted", retraction)  # a single event is accepted too
+        assert receive_all(clients["alice"]) == [("alert", alert), ("alert_retracted", retraction)]
+        assert receive_all(clients["wrong"], 0.5) == [] and receive_all(clients["none"], 0.5) == []
+        assert receive_all(clients["bob"], 0.5) == []
+        with urllib.request.urlopen(f"{url}/stats", timeout=5) as r:
+            stats = json.loads(r.read())
+        assert (stats["alert"], stats["alert_retracted"]) == (1, 1)
+    finally:
+        for c in clients.values():
+            c.disconnect()
+        secured.stop()
+
+
+def test_without_a_secret_alert_rooms_are_refused(backend: Service) -> None:
+    with socketio.SimpleClient() as client:
+        client.connect(backend.urls["BACKEND_SOCKET_URL"], transports=["websocket"])
+        answer = subscribe(client, f"alerts:alice:{room_token('alice')}")
+        assert answer == {"ok": False, "error": "alert rooms are off (ALERT_ROOM_SECRET is not set)"}
