@@ -1,25 +1,18 @@
-"""Where the notifier finds a rule's webhook: the `RuleLookup` protocol, and `TopicRules`, a
-minimal reader of the compacted `pads.alert-rules` topic (key = rule id, value = the rule JSON
-with `"webhook": {"url", "secret"}`, null = deleted).
-
-`TopicRules` is the only code that knows the topic; `alerts.store.RuleStore` can replace it
-behind the same protocol (its `get` returns a Rule: wrap it with `webhook_of`).
+"""Where the notifier finds a rule's webhook: the `RuleLookup` protocol, and `StoreRules`, the
+notifier's read-only view of `alerts.store.RuleStore` (the one reader of the compacted
+`pads.alert-rules` topic: key = rule id, value = the rule JSON with `"webhook": {"url",
+"secret"}`, null = deleted).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-from aiokafka import AIOKafkaConsumer
-
-from ..errors import ConfigError
+from ..alerts.rules import Rule
+from ..alerts.store import RuleStore
 from ..kafka_security import KafkaSecurity
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,79 +35,42 @@ class RuleLookup(Protocol):
         """Returns once every rule record written before the call has been read."""
 
 
-def webhook_of(rule: Any) -> Webhook | None:
-    """A rule's webhook, from the topic's JSON (a dict) or an object with `.webhook`."""
-    hook = rule.get("webhook") if isinstance(rule, dict) else getattr(rule, "webhook", None)
-    if hook is None:
-        return None
-    url = hook.get("url") if isinstance(hook, dict) else getattr(hook, "url", None)
-    secret = hook.get("secret") if isinstance(hook, dict) else getattr(hook, "secret", None)
+def webhook_of(rule: Rule | Mapping[str, Any]) -> Webhook | None:
+    """A rule's webhook, from a `Rule` or from the topic's JSON (a dict); None without an
+    http(s) URL."""
+    if isinstance(rule, Rule):
+        url: object = rule.webhook_url
+        secret: object = rule.webhook_secret
+    else:
+        hook = rule.get("webhook")
+        if not isinstance(hook, Mapping):
+            return None
+        url, secret = hook.get("url"), hook.get("secret")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         return None
     return Webhook(url, secret if isinstance(secret, str) else "")
 
 
-class TopicRules:
-    """Reads the whole compacted topic, without a group, and follows it."""
+class StoreRules:
+    """A RuleStore without a raw-log topic (it never starts a producer, so the notifier needs no
+    write access to the rules), each rule reduced to its webhook."""
 
-    def __init__(self, bootstrap: str, security: KafkaSecurity, topic: str) -> None:
-        self.topic = topic
-        self._hooks: dict[str, Webhook] = {}
-        self._consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                          auto_offset_reset="earliest", **security.aiokafka_kwargs())
-        self._task: asyncio.Task[None] | None = None
-        self._moved = asyncio.Event()
+    def __init__(self, store: RuleStore) -> None:
+        self.store = store
+
+    @classmethod
+    def reading(cls, bootstrap: str, security: KafkaSecurity, topic: str) -> StoreRules:
+        return cls(RuleStore(bootstrap, security, topic))
 
     def get(self, rule_id: str) -> Webhook | None:
-        return self._hooks.get(rule_id)
+        rule = self.store.get(rule_id)
+        return None if rule is None else webhook_of(rule)
 
     async def start(self) -> None:
-        await self._consumer.start()
-        # Subscribed without a group, the consumer is assigned every partition of the topic.
-        for _ in range(300):
-            if self._consumer.assignment():
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise ConfigError(f"ALERT_RULES_TOPIC: no partition of {self.topic} assigned in 30 s")
-        self._task = asyncio.create_task(self._follow(), name="alert-rules reader")
+        await self.store.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
+        await self.store.stop()
 
     async def wait_caught_up(self) -> None:
-        tps = list(self._consumer.assignment())
-        if not tps:
-            return
-        end = await self._consumer.end_offsets(tps)
-        while [tp for tp in tps if await self._consumer.position(tp) < end[tp]]:
-            self._moved.clear()
-            await self._moved.wait()
-
-    async def _follow(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                for m in msgs:
-                    self._apply(m.key, m.value)
-            self._moved.set()
-
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        rule_id = key.decode("utf-8", "replace")
-        if value is None:
-            self._hooks.pop(rule_id, None)
-            return
-        try:
-            hook = webhook_of(orjson.loads(value))
-        except orjson.JSONDecodeError:
-            log.warning("alert-rules: rule %s is not JSON; ignored", rule_id)
-            return
-        if hook is None:
-            self._hooks.pop(rule_id, None)
-        else:
-            self._hooks[rule_id] = hook
+        await self.store.wait_caught_up()

@@ -26,7 +26,7 @@ from ..topics import ensure_topics
 from .deliver import Deliverer
 from .ingest import Ingest
 from .metrics import Counters, serve
-from .rules import RuleLookup, TopicRules
+from .rules import RuleLookup, StoreRules
 from .schedule import Backoff
 from .settings import NotifySettings
 from .state import Item, NotifyState
@@ -50,7 +50,7 @@ async def run(s: NotifySettings, rules: RuleLookup | None = None) -> None:
     await _topics(s)
     security = s.kafka_security.aiokafka_kwargs()
     redis = Redis.from_url(s.redis_url)
-    rules = rules or TopicRules(s.kafka_bootstrap_servers, s.kafka_security, s.alert_rules_topic)
+    rules = rules or StoreRules.reading(s.kafka_bootstrap_servers, s.kafka_security, s.alert_rules_topic)
     producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all",
                                 max_request_size=16 << 20, **security)
     consumer = AIOKafkaConsumer(s.market_events_topic, bootstrap_servers=s.kafka_bootstrap_servers,

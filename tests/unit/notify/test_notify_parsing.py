@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from pads_stream.alerts.rules import rule_from_store
 from pads_stream.errors import ConfigError
 from pads_stream.notify.ingest import AlertEvent, parse
 from pads_stream.notify.rules import Webhook, webhook_of
@@ -53,6 +54,14 @@ def test_parse(value: bytes | None, expected: object) -> None:
 ])
 def test_webhook_of(rule: dict[str, object], expected: Webhook | None) -> None:
     assert webhook_of(rule) == expected
+
+
+def test_webhook_of_a_stored_rule() -> None:
+    hooked = {"id": "r_1", "owner": "alice", "type": "graduated",
+              "webhook": {"url": "https://h.example/x", "secret": "whsec_0123456789ab"}}
+    assert webhook_of(rule_from_store(orjson.dumps(hooked))) == Webhook("https://h.example/x", "whsec_0123456789ab")
+    plain = {"id": "r_2", "owner": "alice", "type": "graduated"}
+    assert webhook_of(rule_from_store(orjson.dumps(plain))) is None
 
 
 def test_a_webhook_never_shows_its_secret() -> None:
