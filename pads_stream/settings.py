@@ -62,6 +62,9 @@ class CommonSettings(BaseSettings):
     # Alert rules with their webhooks (compacted; docs/alerts-design.md): the API and `rules` write
     # it, the API and the notifier read it.
     alert_rules_topic: str = Field("pads.alert-rules", alias="ALERT_RULES_TOPIC", min_length=1)
+    # Domain events, alerts among them (docs/alerts-design.md): the worker produces them, the
+    # notifier reads them.
+    market_events_topic: str = Field("pads.market-events", alias="MARKET_EVENTS_TOPIC", min_length=1)
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     log_file: str | None = Field(None, alias="LOG_FILE")
     # How every Kafka client logs in (see pads_stream.kafka_security and README, Security).

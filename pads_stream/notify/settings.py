@@ -1,7 +1,9 @@
 """Settings of `python -m pads_stream notify`, from the environment or `.env`.
 
 CHAIN_ID, REDIS_URL, REDIS_NAMESPACE, DEAD_LETTER_TOPIC and the KAFKA_* settings mean what they
-mean for the worker; the NOTIFY_* and WEBHOOK_* settings are the notifier's own.
+mean for the worker; MARKET_EVENTS_TOPIC and ALERT_RULES_TOPIC are CommonSettings' (the worker
+produces the one, the API writes the other); the NOTIFY_* and WEBHOOK_* settings are the
+notifier's own.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from ..settings import CommonSettings, format_validation_error
 class NotifySettings(CommonSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL", pattern=r"^rediss?://")
     redis_namespace: str = Field("pads", alias="REDIS_NAMESPACE", pattern=r"^[A-Za-z0-9_.-]+$")
-    market_events_topic: str = Field("pads.market-events", alias="MARKET_EVENTS_TOPIC", min_length=1)
-    alert_rules_topic: str = Field("pads.alert-rules", alias="ALERT_RULES_TOPIC", min_length=1)
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC", min_length=1)
     notify_group: str = Field("pads-notify", alias="NOTIFY_GROUP", min_length=1)
     notify_host: str = Field("127.0.0.1", alias="NOTIFY_HOST", min_length=1)
