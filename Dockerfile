@@ -1,7 +1,7 @@
-# pads-stream images. One Python image runs the worker, the bridge and the HTTP API (the command
-# picks which); the reference Node backend has its own small target.
+# pads-stream images. One Python image runs the worker, the bridge, the HTTP API and the webhook
+# notifier (the command picks which); the reference Node backend has its own small target.
 #
-#   docker build -t pads-stream .                               # worker / bridge / API (default target)
+#   docker build -t pads-stream .                               # worker / bridge / API / notifier (default target)
 #   docker build -t pads-stream-backend --target backend .      # reference socket.io backend
 #
 # docker-compose.yml builds both and runs the whole system. `make lint` checks this file with
@@ -44,7 +44,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > requirements.txt \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements.txt
 
-# --- runtime: worker (default command), bridge, API -----------------------------------------------
+# --- runtime: worker (default command), bridge, API, notifier ------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
@@ -70,7 +70,9 @@ USER 10001:10001
 ENV DATA_DIR=/data/worker \
     BRIDGE_STATE_FILE=/data/bridge-checkpoint.json
 # /health, /ready, /metrics: 6066 the worker's (WEB_PORT), 6068 the bridge's (BRIDGE_WEB_PORT,
-# with BRIDGE_WEB_HOST=0.0.0.0); 8000: the API (API_HOST=0.0.0.0 API_PORT=8000).
-EXPOSE 6066 6068 8000
-# Bridge: python -m bridge. API: python -m pads_stream api. Operator tools: python -m pads_stream --help.
+# with BRIDGE_WEB_HOST=0.0.0.0), 6069 the notifier's (NOTIFY_PORT, with NOTIFY_HOST=0.0.0.0);
+# 8000: the API (API_HOST=0.0.0.0 API_PORT=8000).
+EXPOSE 6066 6068 6069 8000
+# Bridge: python -m bridge. API: python -m pads_stream api. Notifier: python -m pads_stream notify.
+# Operator tools: python -m pads_stream --help.
 CMD ["faust", "-A", "pads_stream", "worker", "-l", "info"]

@@ -21,11 +21,12 @@ from bridge.settings import BridgeSettings
 from pads_stream.__main__ import _parser
 from pads_stream.api import page
 from pads_stream.api.settings import ApiSettings
+from pads_stream.notify.settings import NotifySettings
 from pads_stream.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON_SERVICES = {"bridge": BridgeSettings, "worker": WorkerSettings, "api": ApiSettings}
-SERVICES = {"kafka", "redis", "bridge", "worker", "api", "backend", "prometheus"}
+PYTHON_SERVICES = {"bridge": BridgeSettings, "worker": WorkerSettings, "api": ApiSettings, "notify": NotifySettings}
+SERVICES = {"kafka", "redis", "bridge", "worker", "api", "notify", "backend", "prometheus"}
 # Passed to a service before it reads them (none now: WEB_HOST is a worker setting).
 PENDING_SETTINGS: dict[str, set[str]] = {}
 # What a user must give (`${VAR:?...}`), with values that validate.
@@ -212,6 +213,8 @@ def test_commands(compose: dict[str, Any]) -> None:
     assert (ROOT / "bridge" / "__main__.py").exists()
     assert services["api"]["command"] == ["python", "-m", "pads_stream", "api"]
     assert _parser().parse_args(["api"]).command == "api"
+    assert services["notify"]["command"] == ["python", "-m", "pads_stream", "notify"]
+    assert _parser().parse_args(["notify"]).command == "notify"
     for name in PYTHON_SERVICES:
         assert services[name]["build"]["target"] == "runtime"
         assert services[name]["image"] == services["worker"]["image"], "one image for the Python services"
@@ -260,12 +263,13 @@ def test_backend_gets_only_what_server_js_reads(compose: dict[str, Any]) -> None
 def test_services_reach_each_other_by_name(compose: dict[str, Any]) -> None:
     services = compose["services"]
     worker = environment(services["worker"])
-    for url in (worker["REDIS_URL"], worker["BACKEND_SOCKET_URL"], environment(services["api"])["REDIS_URL"]):
+    for url in (worker["REDIS_URL"], worker["BACKEND_SOCKET_URL"], environment(services["api"])["REDIS_URL"],
+                environment(services["notify"])["REDIS_URL"]):
         assert urlsplit(url).hostname in services, url
     backend_url = urlsplit(worker["BACKEND_SOCKET_URL"])
     assert str(backend_url.port) == environment(services["backend"])["PORT"]
     assert worker["BACKEND_SOCKET_TOKEN"] == environment(services["backend"])["BACKEND_SOCKET_TOKEN"]
-    for name in ("bridge", "worker"):
+    for name in ("bridge", "worker", "api", "notify"):
         for server in environment(services[name])["KAFKA_BOOTSTRAP_SERVERS"].split(","):
             assert server.split(":")[0] in services, server
             assert f"//{server}" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
@@ -274,7 +278,7 @@ def test_services_reach_each_other_by_name(compose: dict[str, Any]) -> None:
 def test_healthchecks_probe_the_configured_ports(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name, port_var in (("worker", "WEB_PORT"), ("bridge", "BRIDGE_WEB_PORT"), ("api", "API_PORT"),
-                           ("backend", "PORT")):
+                           ("notify", "NOTIFY_PORT"), ("backend", "PORT")):
         probe = " ".join(services[name]["healthcheck"]["test"])
         assert f"127.0.0.1:{environment(services[name])[port_var]}/health" in probe, name
 
@@ -294,3 +298,12 @@ def test_prometheus_scrapes_the_workers_and_the_bridge_with_the_alerts(compose: 
     assert jobs["bridge"]["static_configs"] == [{"targets": [f"bridge:{bridge['BRIDGE_WEB_PORT']}"]}]
     api = environment(compose["services"]["api"])
     assert jobs["api"]["static_configs"] == [{"targets": [f"api:{api['API_PORT']}"]}]
+    notify = environment(compose["services"]["notify"])
+    assert notify["NOTIFY_HOST"] == "0.0.0.0"
+    assert jobs["notify"]["static_configs"] == [{"targets": [f"notify:{notify['NOTIFY_PORT']}"]}]
+
+
+def test_each_kafka_client_logs_in_as_its_own_user(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    users = {name: services[name]["environment"]["KAFKA_SASL_USERNAME"] for name in ("bridge", "worker", "api", "notify")}
+    assert len(set(users.values())) == len(users), users  # one ${X_KAFKA_USERNAME} each (README, Security)
