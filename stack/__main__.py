@@ -1,5 +1,6 @@
 """`python -m stack demo`: start Kafka, Redis, anvil and the Node backend as local processes,
-deploy the launchpad, then run bridge + worker + trade simulator until Ctrl-C.
+deploy the launchpad, then run bridge + worker + API + webhook notifier + trade simulator until
+Ctrl-C.
 
 `python -m stack versions` prints the versions of the services the stack runs.
 """
@@ -42,7 +43,7 @@ def demo(workdir: Path, curves: int) -> int:
         env["BONDING_CURVE_FACTORY_ADDRESS"] = Launchpad(env["BLOCKCHAIN_HTTP_URL"]).deploy()
         env.update(START_BLOCK="0", BRIDGE_STATE_FILE=str(workdir / "bridge-checkpoint.json"),
                    DATA_DIR=str(workdir / "worker-data"), APP_ID="pads-demo", WEB_PORT=str(free_port()),
-                   BRIDGE_WEB_PORT=str(free_port()),
+                   BRIDGE_WEB_PORT=str(free_port()), NOTIFY_PORT=str(free_port()),
                    PROCESSING_INTERVAL_MS="100", LOG_LEVEL="INFO", API_PORT=str(free_port()),
                    API_PUSH_URL=env["BACKEND_SOCKET_URL"])
         write_env(workdir / "env", env)
@@ -52,6 +53,8 @@ def demo(workdir: Path, curves: int) -> int:
         services.append(spawn("worker", [py, "-m", "faust", "-A", "pads_stream", "worker", "-l", "info"],
                               workdir / "worker.log", cwd=ROOT, env=penv))
         services.append(spawn("api", [py, "-m", "pads_stream", "api"], workdir / "api.log", cwd=ROOT, env=penv))
+        services.append(spawn("notify", [py, "-m", "pads_stream", "notify"], workdir / "notify.log", cwd=ROOT,
+                              env=penv))
         services.append(spawn("simulator", [py, "-m", "simulator", "--curves", str(curves)],
                               workdir / "simulator.log", cwd=ROOT, env=penv))
         chain = env["CHAIN_ID"]
@@ -60,12 +63,14 @@ pads-stream demo is up in {time.monotonic() - started:.1f}s. Environment: {workd
 
   chart       http://127.0.0.1:{env['API_PORT']}/   API docs: http://127.0.0.1:{env['API_PORT']}/docs
 
-  Kafka       {env['KAFKA_BOOTSTRAP_SERVERS']}   topics pads.chain-logs, pads.dead-letters
+  Kafka       {env['KAFKA_BOOTSTRAP_SERVERS']}   topics pads.chain-logs, pads.dead-letters, pads.alert-rules,
+              pads.market-events
   Redis       {env['REDIS_URL']}   try: redis-cli -u {env['REDIS_URL']} --scan --pattern 'pads:{chain}:*'
   anvil       {env['BLOCKCHAIN_HTTP_URL']}   factory {env['BONDING_CURVE_FACTORY_ADDRESS']}
   backend     {env['BACKEND_SOCKET_URL']}/stats
   worker      http://127.0.0.1:{env['WEB_PORT']}/health   /ready   /metrics
   bridge      http://127.0.0.1:{env['BRIDGE_WEB_PORT']}/health   /ready   /metrics
+  notify      http://127.0.0.1:{env['NOTIFY_PORT']}/health   /metrics   (alert rules: /v1/alert-rules on the API)
   logs        {workdir}/*.log
 
 Ctrl-C stops everything.""", flush=True)
