@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .candles.events import EventParams
 from .candles.intervals import parse_duration, parse_interval, parse_intervals
 from .candles.market import MarketParams
 from .errors import ConfigError
@@ -149,6 +151,9 @@ class WorkerSettings(CommonSettings):
     curve_graduation_eth: int = Field(85 * 10**18, alias="CURVE_GRADUATION_ETH", gt=0)
     candle_retention: Annotated[dict[int, int], NoDecode] = Field(
         default={}, alias="CANDLE_RETENTION")
+    # Domain events and alerts on MARKET_EVENTS_TOPIC (docs/alerts-design.md); they need MARKET_DATA.
+    market_events: bool | None = Field(None, alias="MARKET_EVENTS")
+    large_trade_eth: Decimal = Field(Decimal(1), alias="LARGE_TRADE_ETH", gt=0)
     dead_letter_topic: str = Field("pads.dead-letters", alias="DEAD_LETTER_TOPIC")
     web_port: int = Field(6066, alias="WEB_PORT", ge=0, le=65535)
     # 0.0.0.0 lets a container's probes and Prometheus reach /health, /ready and /metrics.
@@ -204,6 +209,18 @@ class WorkerSettings(CommonSettings):
             return None
         return MarketParams(self.market_windows, self.token_total_supply, self.curve_initial_virtual_eth,
                             self.curve_graduation_eth)
+
+    @property
+    def events_on(self) -> bool:
+        """MARKET_EVENTS, by default on with MARKET_DATA (progress and the ATH come from it)."""
+        return self.market_data if self.market_events is None else self.market_events
+
+    @property
+    def event_params(self) -> EventParams | None:
+        params = self.market_params
+        if not self.events_on or params is None:
+            return None
+        return EventParams(int(self.large_trade_eth.scaleb(18)), params)
 
     @property
     def redis_prefix(self) -> str:

@@ -33,6 +33,7 @@ from .engine.table import PartitionTable
 from .mirror.keys import epoch_key
 from .mirror.redis_mirror import RedisMirror
 from .ops.repair import REPAIR_EVERY_S, MirrorRepair
+from .publish.events import EventPublisher
 from .push.client import Pusher
 from .settings import WorkerSettings, worker_settings
 from .sinks import BestEffortSink, DurableSink, Sinks
@@ -74,6 +75,8 @@ gc.callbacks.append(_watch_full_collections)
 
 def build_sinks(s: WorkerSettings, mirror: RedisMirror) -> Sinks:
     durable: list[DurableSink] = [mirror]
+    if s.event_params is not None:  # after Redis: an alert never announces what Redis does not show yet
+        durable.append(EventPublisher(s.kafka_bootstrap_servers, s.kafka_security, s.market_events_topic))
     best_effort: list[BestEffortSink] = []
     if s.backend_socket_url:
         best_effort.append(Pusher(s.backend_socket_url, s.backend_socket_token, s.backend_namespace,
@@ -140,6 +143,7 @@ candles = CandleAgent(
     sinks=sinks, dead_letter=DeadLetters(lambda key, value: dead_letters.send(key=key, value=value),
                                          settings.raw_log_topic),
     cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000, params=settings.market_params,
+    events=settings.event_params,
     retention=settings.candle_retention, metrics=metrics)
 run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size, settings.fold_batch_tokens)
 repair = MirrorRepair(settings, mirror, gaps.assigned, lambda p: max(gaps.next_offset.get(p, -1), gaps.applied(p)),
@@ -178,7 +182,8 @@ register_pages(app, lambda: worker_health(recovered(app), candles.deep_reorgs, s
 def _create_topics(sender: faust.App, **_: object) -> None:
     changelog = f"{settings.app_id}-token-state-changelog"
     ensure_topics_blocking(settings.kafka_bootstrap_servers, settings.kafka_security,
-                           [settings.raw_log_topic, settings.dead_letter_topic, changelog],
+                           [settings.raw_log_topic, settings.dead_letter_topic, changelog,
+                            *([settings.market_events_topic] if settings.event_params is not None else [])],
                            settings.topic_partitions, settings.topic_replication, compacted=(changelog,),
                            forever=(settings.raw_log_topic,),
                            large=(settings.raw_log_topic, settings.dead_letter_topic))

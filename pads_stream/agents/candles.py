@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
+from ..candles.events import EventParams
 from ..candles.flush import WriteBehind
 from ..candles.market import MarketParams
 from ..decode.events import TradeEvent
@@ -75,8 +76,10 @@ class CandleAgent:
     def __init__(self, *, chain_id: int, intervals: tuple[int, ...], table: Table, acks: Acks, gaps: Gaps,
                  sinks: Sinks, dead_letter: DeadLetter, cache_size: int, flush_s: float,
                  params: MarketParams | None = None, retention: dict[int, int] | None = None,
+                 events: EventParams | None = None,
                  metrics: WorkerMetrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.chain_id, self.intervals, self.params, self.retention = chain_id, intervals, params, retention
+        self.events = events
         self.table, self.acks, self.gaps, self.sinks = table, acks, gaps, sinks
         self.dead_letter = dead_letter
         self.cache = StateCache(cache_size)
@@ -148,7 +151,7 @@ class CandleAgent:
 
         folder = BatchFolder(read, self.chain_id, self.intervals, floor=self.gaps.earliest,
                              cache=self.cache if self.cache.max_tokens else None, params=self.params,
-                             retention=self.retention)
+                             retention=self.retention, events=self.events)
         try:
             started = time.perf_counter()
             out = folder.run(messages)
@@ -159,7 +162,7 @@ class CandleAgent:
             self._forget()
             raise
         await self.delivered()
-        self.cache.keep(folder.states, folder.pending, folder.windows)
+        self.cache.keep(folder.states, folder.pending, folder.windows, folder.rules)
         # The next batch reads these; the table gets them only at a flush, after the delivery.
         buffer.add(out.writes)
         for p, pos in folder.positions_read.items():

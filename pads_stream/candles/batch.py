@@ -29,11 +29,24 @@ from typing import Any
 
 import orjson
 
+from ..alerts.evaluate import RuleIndex
+from ..alerts.events import BLOCK
+from ..alerts.rules import RULE_KEY, parse_rule_record
 from ..chain.rawlog import HeadMarker, parse_message
-from ..decode.events import CurveCreatedEvent, Record, TradeEvent, decode_log
+from ..decode.events import CurveCreatedEvent, GraduatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
 from .cache import StateCache
-from .codec import Deferred, TableValue, decode_pending, decode_state, encode_pending, encode_state
+from .codec import (
+    Deferred,
+    TableValue,
+    decode_pending,
+    decode_rules,
+    decode_state,
+    encode_pending,
+    encode_rules,
+    encode_state,
+)
+from .events import Before, EventParams, TokenEvents, oldest_pending
 from .fold import Candle
 from .market import MarketParams
 from .output import TokenOutput, TokenUpdate
@@ -78,6 +91,11 @@ def windows_key(partition: int) -> bytes:
     return b"\x00windows:%d" % partition
 
 
+def rules_key(partition: int) -> bytes:
+    """A partition's alert rules: those its rule records added and did not delete yet."""
+    return b"\x00rules:%d" % partition
+
+
 def expired_before(state: TokenState, retention: list[tuple[int, int]]) -> dict[int, int]:
     """Per interval, the bucket start before which a token's candles leave Redis: CANDLE_RETENTION
     back from its last final trade. Final trades never change, so neither does what a token
@@ -118,7 +136,7 @@ class BatchFolder:
     def __init__(self, read: Callable[[int, bytes], bytes | None], chain_id: int,
                  intervals: tuple[int, ...], floor: dict[int, int] | None = None,
                  cache: StateCache | None = None, params: MarketParams | None = None,
-                 retention: dict[int, int] | None = None) -> None:
+                 retention: dict[int, int] | None = None, events: EventParams | None = None) -> None:
         """`floor` raises a partition's next offset: where Kafka's retention already
         deleted what the table expected next. States come from `cache` before the table and
         are changed in place: on success, `cache.keep(self.states)`; on failure, clear it."""
@@ -143,6 +161,9 @@ class BatchFolder:
         self.updates: dict[bytes, TokenUpdate] = {}
         self.live: dict[bytes, dict[int, Candle]] = {}  # open candles a trade touched, not emitted yet
         self.settled: set[bytes] = set()  # tokens whose final trades moved in this batch
+        self.events = events  # None: no domain events, no alerts
+        self.rules: dict[int, RuleIndex] = {}
+        self.rules_changed: set[int] = set()
 
     def run(self, messages: Iterable[Message]) -> Outcome:
         out = Outcome()
@@ -161,6 +182,9 @@ class BatchFolder:
                     # Folding it would raise TypeError on every redelivery: the partition would stop.
                     raise DecodeError("a record with no value (a tombstone)" if m.value is None
                                       else f"a value of type {type(m.value).__name__}, not bytes")
+                if m.key == RULE_KEY:
+                    self._rule(m)
+                    continue
                 msg = parse_message(m.value)
                 if msg.chain_id != self.chain_id:
                     raise DecodeError(f"message of chain {msg.chain_id} on a worker for chain {self.chain_id}")
@@ -203,6 +227,8 @@ class BatchFolder:
         for p, pos in sorted(self.positions.items()):
             if pos != self.positions_read[p]:
                 out.writes.append((p, position_key(p), orjson.dumps(pos, option=orjson.OPT_SORT_KEYS)))
+        for p in sorted(self.rules_changed):
+            out.writes.append((p, rules_key(p), Deferred(encode_rules, self.rules[p]) if len(self.rules[p]) else None))
         for p in sorted(self.pending_changed):
             tokens = self.pending[p]
             out.writes.append((p, pending_key(p), Deferred(encode_pending, tokens) if tokens else None))
@@ -286,6 +312,30 @@ class BatchFolder:
             if self._set(self._windows(p), key, at):
                 self.windows_changed.add(p)
 
+    def _rules(self, partition: int) -> RuleIndex:
+        index = self.rules.get(partition)
+        if index is None:
+            index = self.cache.rules.get(partition) if self.cache is not None else None
+            if index is None:
+                index = decode_rules(self.read(partition, rules_key(partition)))
+            self.rules[partition] = index
+        return index
+
+    def _rule(self, m: Message) -> None:
+        """A rule record: rules apply to the logs after it in this partition (docs/alerts-design.md)."""
+        rule_id, rule = parse_rule_record(m.value, self.chain_id)
+        if self.events is None:
+            return
+        index = self._rules(m.partition)
+        if index.add(rule) if rule is not None else index.remove(rule_id) is not None:
+            self.rules_changed.add(m.partition)
+            log.info("alert rule %s %s in partition %d (%d rules)", rule_id, "applied" if rule else "deleted",
+                     m.partition, len(index))
+
+    def _events(self, key: bytes, state: TokenState) -> TokenEvents:
+        assert self.events is not None
+        return TokenEvents(self.chain_id, key.decode(), state, self.events, self._update(key).events)
+
     def _pending(self, partition: int) -> dict[bytes, int]:
         return self._index(partition, self.pending, "pending", pending_key)
 
@@ -325,10 +375,17 @@ class BatchFolder:
             self._track_pending(m.partition, key, state)
             self.windows_check.add(key)
             return
+        ev = self.events
         if isinstance(record, TradeEvent):
             if record.ref.removed:
                 self._flush_live(key)
+                ref = record.ref
+                block = next((pb for pb in state.pending if pb.block == ref.block_number
+                              and pb.block_hash == ref.block_hash and ref.log_index in pb.indexes), None)
+                indexes = list(block.indexes) if block is not None else []
                 result = remove_trade(state, record.ref, self.intervals)
+                if result is not None and ev is not None and block is not None:
+                    self._events(key, state).removed(ref.block_number, ref.block_hash, indexes, ref)
                 if result is not None:
                     upd = self._update(key)
                     upd.emit(result[0])
@@ -338,8 +395,14 @@ class BatchFolder:
                              record.token, record.ref.block_number, len(result[0]), len(result[1]))
                 changed = result is not None
             else:
+                before = rules = None
+                if ev is not None and not state.seen(record.ref.cursor):
+                    rules = self._rules(m.partition).for_token(record.token)
+                    before = Before(state, record.ref.block_timestamp, rules, ev)
                 emitted = apply_trade(state, record, self.intervals)
                 if emitted is not None:
+                    if before is not None and rules is not None:
+                        self._events(key, state).trade(record, state.pending[-1].part.close, before, rules)
                     upd = self._update(key)
                     self._emit_live(key, upd, emitted)
                     upd.trade(record)
@@ -347,8 +410,12 @@ class BatchFolder:
                 changed = emitted is not None
         elif isinstance(record, CurveCreatedEvent):
             changed = apply_curve_created(state, record)
+            if changed and ev is not None:
+                self._info_event(m.partition, key, state, record)
         else:
             changed = apply_graduated(state, record)
+            if changed and ev is not None:
+                self._info_event(m.partition, key, state, record)
         if not changed:
             log.debug("nothing to do for %s at %s (duplicate or already removed)", record.kind, record.ref.cursor)
             return
@@ -357,8 +424,18 @@ class BatchFolder:
         self.dirty.add(key)
         self._track_pending(m.partition, key, state)
 
+    def _info_event(self, partition: int, key: bytes, state: TokenState,
+                    record: CurveCreatedEvent | GraduatedEvent) -> None:
+        events, ref = self._events(key, state), record.ref
+        if ref.removed:
+            events.removed(ref.block_number, ref.block_hash, [ref.log_index], None)
+        elif isinstance(record, CurveCreatedEvent):
+            events.created(record, self._rules(partition).for_creator(record.creator))
+        else:
+            events.graduated(record, self._rules(partition).for_graduated(record.token))
+
     def _track_pending(self, partition: int, key: bytes, state: TokenState) -> None:
-        if self._set(self._pending(partition), key, state.pending[0].block if state.pending else None):
+        if self._set(self._pending(partition), key, oldest_pending(state)):
             self.pending_changed.add(partition)
 
     def _marker(self, m: Message, marker: HeadMarker) -> None:
@@ -383,6 +460,10 @@ class BatchFolder:
             flipped = settle(state, finalized, self.intervals, activity=self.params is not None)
             if flipped:
                 self._update(key).emit(flipped)
+            if self.events is not None and state.events and state.events[0][BLOCK] <= finalized:
+                self._events(key, state).settle(finalized)
+                state.offset = m.offset
+                self.dirty.add(key)
             if len(state.pending) != before:
                 # No window reaches minutes older than the largest one: keep the state small.
                 t = self._position(m.partition)["time"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..alerts.evaluate import RuleIndex
 from .state import TokenState
 
 
@@ -22,6 +23,7 @@ class StateCache:
         # more than the batch's trades with a thousand tokens pending.
         self.pending: dict[int, dict[bytes, int]] = {}
         self.windows: dict[int, dict[bytes, int]] = {}  # each partition's window index, likewise
+        self.rules: dict[int, RuleIndex] = {}  # each partition's alert rules
         self.hits = self.misses = 0
 
     def __len__(self) -> int:
@@ -36,9 +38,10 @@ class StateCache:
         return state
 
     def keep(self, states: dict[bytes, TokenState], pending: dict[int, dict[bytes, int]] | None = None,
-             windows: dict[int, dict[bytes, int]] | None = None) -> None:
+             windows: dict[int, dict[bytes, int]] | None = None, rules: dict[int, RuleIndex] | None = None) -> None:
         self.pending.update(pending or {})
         self.windows.update(windows or {})
+        self.rules.update(rules or {})
         for key, state in states.items():
             self.states[key] = state
             self.states.move_to_end(key)
@@ -49,3 +52,4 @@ class StateCache:
         self.states.clear()
         self.pending.clear()
         self.windows.clear()
+        self.rules.clear()

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from ..alerts.evaluate import RuleIndex
+from ..alerts.rules import parse_rule_record
 from ..decode.events import LogRef, TradeEvent
 from ..jsonbytes import dumps
 from .fold import Candle
@@ -82,7 +84,7 @@ def _cursor(c: list[int] | None) -> tuple[int, int] | None:
 
 
 def encode_state(state: TokenState) -> bytes:
-    return dumps({
+    d: dict[str, Any] = {
         "c": list(state.cursor) if state.cursor else None,
         "o": state.offset,
         "sc": list(state.settled_cursor) if state.settled_cursor else None,
@@ -94,7 +96,27 @@ def encode_state(state: TokenState) -> bytes:
         "m": state.info.wire(),
         "r": [[b, h, i] for b, h, i in state.orphaned],
         "w": _activity(state.activity),
-    }, option=orjson.OPT_SORT_KEYS)
+    }
+    if state.events:  # absent when empty: a state without events keeps its bytes
+        d["e"] = state.events
+    if state.once:
+        d["n"] = state.once
+    return dumps(d, option=orjson.OPT_SORT_KEYS)
+
+
+def encode_rules(index: RuleIndex) -> bytes:
+    """A partition's rules as their raw-log records, by id: what `decode_rules` reads back. The
+    records say chain 0: a worker's table is of one chain already."""
+    return dumps([orjson.Fragment(r.raw_record(0)) for r in sorted(index, key=lambda r: r.id)])
+
+
+def decode_rules(payload: bytes | None) -> RuleIndex:
+    index = RuleIndex()
+    for d in orjson.loads(payload) if payload else ():
+        _, rule = parse_rule_record(orjson.dumps(d))
+        if rule is not None:
+            index.add(rule)
+    return index
 
 
 def decode_state(payload: bytes | None) -> TokenState:
@@ -112,6 +134,8 @@ def decode_state(payload: bytes | None) -> TokenState:
         info=TokenInfo.from_wire(d["m"]),
         orphaned=[(b, h, i) for b, h, i in d.get("r", ())],
         activity=_unactivity(d.get("w")),
+        events=d.get("e", []),
+        once=d.get("n", []),
     )
     return state
 

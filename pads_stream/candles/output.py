@@ -84,6 +84,8 @@ class TokenOutput(WireView[Any]):
     # The token's market as this worker last delivered it, if it knows: a durable sink may
     # write the difference. Never part of the wire form.
     base: Mapping[str, str] | None = None
+    # Domain events and alerts (`alerts.events`), canonical JSON, in chain order. Never part of the wire form.
+    events: list[bytes] = field(default_factory=list)
     _trades: list[dict[str, Any]] | None = field(default=None, repr=False)
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -131,13 +133,14 @@ class TokenUpdate:
     order: a log removed and re-included at the same position must end present.
     """
 
-    __slots__ = ("candles", "deleted", "trades", "correction")
+    __slots__ = ("candles", "deleted", "trades", "correction", "events")
 
     def __init__(self) -> None:
         self.candles: dict[tuple[int, int], bytes] = {}  # (interval, bucket) -> `candle_json`
         self.deleted: set[tuple[int, int]] = set()
         self.trades: list[TradeEvent | TradeRemoved] = []
         self.correction = False
+        self.events: list[bytes] = []
 
     def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
         for s, c, final in candles:
@@ -161,7 +164,8 @@ class TokenUpdate:
     def build(self, chain_id: int, token: str, market: Mapping[str, str],
               expired: dict[int, int] | None = None, base: Mapping[str, str] | None = None) -> TokenOutput:
         return TokenOutput(chain_id, token, [(s, t, m) for (s, t), m in sorted(self.candles.items())],
-                           sorted(self.deleted), self.trades, self.correction, market, expired or {}, base)
+                           sorted(self.deleted), self.trades, self.correction, market, expired or {}, base,
+                           self.events)
 
     def to_dict(self, chain_id: int, token: str, market: Mapping[str, str]) -> dict[str, Any]:
         """The wire form of `build(...)`."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEvent
 from ..errors import OrderError, PadsStreamError
@@ -93,6 +94,10 @@ class TokenState:
     activity: Activity = field(default_factory=Activity)  # settled trades per minute, for windows and ATH
     # (block, hash, log indexes whose removal has not come yet) of blocks a reorg took out.
     orphaned: list[tuple[int, str, list[int]]] = field(default_factory=list)
+    # Domain events and alerts whose cause is not final yet (`alerts.events.Pending`), in chain
+    # order, and the `once` rules that fired on a final cause: see `candles.events`.
+    events: list[list[Any]] = field(default_factory=list)
+    once: list[str] = field(default_factory=list)
     # Never stored: the market's wire form as this process last handed it to the sinks, so
     # the mirror can write what changed. Dropped with the cache whenever that may be stale.
     shown: dict[str, str] | None = field(default=None, compare=False, repr=False)

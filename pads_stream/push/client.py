@@ -164,6 +164,18 @@ class Pusher:
             if not await self._emit("trade", trades[i:i + PUSH_CHUNK]):
                 self.outbox.requeue([], trades[i:])
                 return
+        # Alerts in order, each kind in runs, so a retraction never overtakes its alert.
+        alerts = self.outbox.drain_alerts()
+        i = 0
+        while i < len(alerts):
+            kind = alerts[i][0]
+            j = i
+            while j < len(alerts) and j - i < PUSH_CHUNK and alerts[j][0] == kind:
+                j += 1
+            if not await self._emit(kind, [a[1] for a in alerts[i:j]]):
+                self.outbox.requeue_alerts(alerts[i:])
+                return
+            i = j
         markets = self.outbox.drain_markets()
         for i in range(0, len(markets), PUSH_CHUNK):
             if not await self._emit("market", markets[i:i + PUSH_CHUNK]):
@@ -179,7 +191,7 @@ class Pusher:
         while queue.qsize() >= MAX_QUEUED_PACKETS and self.connected:  # noqa: ASYNC110 - no event to wait on
             await asyncio.sleep(0.005)
 
-    async def _emit(self, event: str, messages: Sequence[dict[str, Any]]) -> bool:
+    async def _emit(self, event: str, messages: Sequence[Any]) -> bool:
         await self._room_to_send()
         try:
             await self.sio.emit(event, messages, namespace=self.namespace)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ..alerts.events import is_alert_event
 from ..candles.intervals import label
 from ..candles.output import TokenOutput
 
@@ -38,6 +39,9 @@ class Outbox:
         self.dropped_candles = 0
         self.dropped_trades = 0
         self.dropped_markets = 0
+        # Alert events (`alerts.events`) by kind, as the JSON they are: relayed to the owner's room.
+        self.alerts: deque[tuple[str, orjson.Fragment]] = deque()
+        self.dropped_alerts = 0
 
     def __len__(self) -> int:
         """Candles and trades; market snapshots, one per token at most, have a bound of their own."""
@@ -51,6 +55,10 @@ class Outbox:
             candles: list[tuple[str, int, Any]] = [(label(s), t, orjson.Fragment(m)) for s, t, m in update.candles]
             trades = update.trades_wire()
             market: Any = update.market_wire()
+            for ev in update.events:
+                if is_alert_event(ev):
+                    kind = "alert_retracted" if b'"type":"alert_retracted"' in ev else "alert"
+                    self.alerts.append((kind, orjson.Fragment(ev)))
         else:
             chain, token, correction = update["chain_id"], update["token"], bool(update.get("correction"))
             deleted = [(i, t) for i, buckets in (update.get("deleted") or {}).items() for t in buckets]
@@ -109,7 +117,19 @@ class Outbox:
                 self.markets.move_to_end(msg["token"], last=False)
         self._bound()
 
+    def drain_alerts(self) -> list[tuple[str, orjson.Fragment]]:
+        alerts = list(self.alerts)
+        self.alerts.clear()
+        return alerts
+
+    def requeue_alerts(self, alerts: list[tuple[str, orjson.Fragment]]) -> None:
+        self.alerts.extendleft(reversed(alerts))
+        self._bound()
+
     def _bound(self) -> None:
+        while len(self.alerts) > self.max_items:
+            self.alerts.popleft()
+            self.dropped_alerts += 1
         while len(self.trades) and len(self) > self.max_items:
             self.trades.popleft()
             self.dropped_trades += 1
@@ -122,4 +142,4 @@ class Outbox:
 
     @property
     def dropped(self) -> int:
-        return self.dropped_candles + self.dropped_trades + self.dropped_markets
+        return self.dropped_candles + self.dropped_trades + self.dropped_markets + self.dropped_alerts
