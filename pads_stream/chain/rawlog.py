@@ -78,6 +78,12 @@ class HeadMarker:
         return orjson.dumps(d)
 
 
+def is_rule_record(payload: bytes) -> bool:
+    """An alert rule's control record (`alerts.rules`, key `\x00rule`): not chain data, so the
+    checker and the self-repair, which recompute chain data, pass over it."""
+    return payload[:40].find(b'"kind":"rule"') != -1
+
+
 def parse_message(payload: bytes) -> RawLog | HeadMarker:
     """A raw-log topic message: a chain log, or a head marker (`"kind": "head"`)."""
     if payload[:40].find(b'"kind":"head"') != -1:

@@ -16,7 +16,7 @@ from typing import TextIO
 import redis.asyncio as aioredis
 
 from ..candles.market import MARKET_FIELDS, market_fields
-from ..chain.rawlog import parse_message
+from ..chain.rawlog import is_rule_record, parse_message
 from ..errors import DecodeError
 from ..settings import WorkerSettings
 from . import kafka
@@ -52,6 +52,8 @@ async def load_logs(s: WorkerSettings, progress: bool = True) -> tuple[LogSet, i
         with Bar(total, label="reading") if progress else nullcontext() as bar:
             async for _tp, value in kafka.read_all(c, tps, end):
                 n += 1
+                if is_rule_record(value):
+                    continue
                 try:
                     logs.add(parse_message(value))
                 except DecodeError:

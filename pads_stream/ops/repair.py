@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from ..candles.output import public_trade
-from ..chain.rawlog import RawLog, parse_message
+from ..chain.rawlog import RawLog, is_rule_record, parse_message
 from ..decode.events import TradeEvent, decode_log
 from ..errors import DecodeError
 from ..mirror.keys import repair_key
@@ -129,6 +129,8 @@ class MirrorRepair:
         s = self.s
         logs = LogSet(s.chain_id)
         for value in values:
+            if is_rule_record(value):
+                continue
             try:
                 logs.add(parse_message(value))
             except DecodeError:

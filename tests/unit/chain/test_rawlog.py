@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pads_stream.chain.rawlog import FIELDS, RawLog, parse_raw_log
+from pads_stream.chain.rawlog import FIELDS, HeadMarker, RawLog, is_rule_record, parse_raw_log
 from pads_stream.errors import DecodeError
 
 ADDRESS = "0x" + "ab" * 20
@@ -104,3 +104,12 @@ def test_malformed_raw_log(payload: bytes, fragment: str) -> None:
 def test_non_hex_digits_after_prefix_are_rejected(field: str) -> None:
     with pytest.raises(DecodeError, match=field):
         parse_raw_log(orjson.dumps(valid(**{field: "0xnot-hex-at-all"})))
+
+
+def test_rule_records_are_told_apart_from_chain_data() -> None:
+    from pads_stream.alerts.rules import deletion_record, parse_rule
+
+    rule = parse_rule({"type": "large_trade", "value": "1"}, owner="alice", rule_id="r_" + "a" * 32, created_at=0,
+                      windows=(300,))
+    assert is_rule_record(rule.raw_record(1)) and is_rule_record(deletion_record(rule.id, 1))
+    assert not is_rule_record(HeadMarker(1, 5, "0x" + "ab" * 32, 2, 100).encode())
