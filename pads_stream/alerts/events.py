@@ -28,12 +28,23 @@ Pending = list[Any]
 TYPE, BLOCK, HASH, INDEX, TX, TS, EXTRA, DATA, ON = range(9)
 
 
+def _cause(type_: str, chain_id: int, token: str, block_hash: str, log_index: int, extra: str) -> str:
+    return f"{type_}|{chain_id}|{token}|{block_hash}|{log_index}|{extra}"
+
+
+def _digest(text: str) -> str:
+    """The first 128 bits of its sha256, as 32 hex digits."""
+    return sha256(text.encode()).hexdigest()[:32]
+
+
 def event_ref(type_: str, chain_id: int, token: str, block_hash: str, log_index: int, extra: str) -> str:
-    return sha256(f"{type_}|{chain_id}|{token}|{block_hash}|{log_index}|{extra}".encode()).hexdigest()[:32]
+    """sha256 of "type|chain|token|block_hash|log_index|extra" (docs/alerts-design.md)."""
+    return _digest(_cause(type_, chain_id, token, block_hash, log_index, extra))
 
 
-def event_id(ref: str, stage: str) -> str:
-    return sha256(f"{ref}|{stage}".encode()).hexdigest()[:32]
+def event_id(type_: str, chain_id: int, token: str, block_hash: str, log_index: int, extra: str, stage: str) -> str:
+    """sha256 of "type|chain|token|block_hash|log_index|extra|stage": the ref's text and the stage."""
+    return _digest(f"{_cause(type_, chain_id, token, block_hash, log_index, extra)}|{stage}")
 
 
 def pending(type_: str, block: int, block_hash: str, log_index: int, tx_hash: str, ts: int, extra: str,
@@ -45,9 +56,10 @@ def event_json(chain_id: int, token: str, ev: Pending, stage: str, type_: str | 
                data: dict[str, Any] | None = None) -> bytes:
     """The event on the topic, canonical (sorted keys): `type_` and `data` override the pending
     event's (a retraction is of type alert_retracted, caused by the alert's log)."""
-    ref = event_ref(ev[TYPE], chain_id, token, ev[HASH], ev[INDEX], ev[EXTRA])
+    cause = _cause(ev[TYPE], chain_id, token, ev[HASH], ev[INDEX], ev[EXTRA])
     return orjson.dumps({
-        "id": event_id(ref, stage), "ref": ref, "type": type_ or ev[TYPE], "chain_id": chain_id, "token": token,
+        "id": _digest(f"{cause}|{stage}"), "ref": _digest(cause), "type": type_ or ev[TYPE], "chain_id": chain_id,
+        "token": token,
         "final": stage == FINAL, "block_number": ev[BLOCK], "block_hash": ev[HASH], "log_index": ev[INDEX],
         "tx_hash": ev[TX], "block_timestamp": ev[TS], "data": ev[DATA] if data is None else data,
     }, option=orjson.OPT_SORT_KEYS)
@@ -55,10 +67,10 @@ def event_json(chain_id: int, token: str, ev: Pending, stage: str, type_: str | 
 
 def retraction_json(chain_id: int, token: str, alert: Pending) -> bytes:
     """`alert_retracted` for a provisional alert whose cause left the chain."""
-    ref = event_ref(alert[TYPE], chain_id, token, alert[HASH], alert[INDEX], alert[EXTRA])
     d = alert[DATA]
+    retracts = event_id(alert[TYPE], chain_id, token, alert[HASH], alert[INDEX], alert[EXTRA], PROVISIONAL)
     return event_json(chain_id, token, alert, RETRACTED, "alert_retracted",
-                      {"rule_id": d["rule_id"], "owner": d["owner"], "retracts": event_id(ref, PROVISIONAL)})
+                      {"rule_id": d["rule_id"], "owner": d["owner"], "retracts": retracts})
 
 
 def is_alert_event(payload: bytes) -> bool:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,12 +208,12 @@ def _free_port() -> int:
     return free_port()
 
 
-@pytest.fixture
-def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, backend: Service,
-               tmp_path: Path) -> Iterator[Deployment]:
+@contextmanager
+def new_deployment(name: str, dir: Path, kafka: str, redis_server: str, backend: Service) -> Iterator[Deployment]:
+    """A deployment on its own anvil chain and chain id, stopped (with its processes) on exit."""
     chain_id = next(_chain_ids)
-    name = f"{request.node.name.replace('[', '-').replace(']', '')}-{chain_id}"[:80]
-    anvil = node.start_anvil(tmp_path, chain_id=chain_id)
+    name = f"{name}-{chain_id}"[:80]
+    anvil = node.start_anvil(dir, chain_id=chain_id)
     pad = Launchpad(anvil.urls["BLOCKCHAIN_HTTP_URL"])
     factory = pad.deploy()
     env = {
@@ -225,7 +226,7 @@ def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, ba
         "APP_ID": f"pads-{name}",
         "RAW_LOG_TOPIC": f"{name}.chain-logs",
         "DEAD_LETTER_TOPIC": f"{name}.dead-letters",
-        "BRIDGE_STATE_FILE": str(tmp_path / "bridge-checkpoint.json"),
+        "BRIDGE_STATE_FILE": str(dir / "bridge-checkpoint.json"),
         "TOPIC_PARTITIONS": "4",
         "PROCESSING_INTERVAL_MS": "50",
         "BATCH_SIZE": "50",
@@ -234,13 +235,23 @@ def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, ba
         "KAFKA_SESSION_TIMEOUT_S": "8",
         "LOG_LEVEL": "INFO",
     }
-    d = Deployment(name, tmp_path, env, pad, anvil, redis.Redis.from_url(redis_server), backend.urls["BACKEND_SOCKET_URL"])
-    yield d
-    d.stop_all()
-    anvil.stop()
-    for p in d.procs:
-        if p.proc.returncode not in (0, -signal.SIGTERM, 143, -signal.SIGKILL, None):
-            print(f"--- {p.name} exited {p.proc.returncode}:\n{p.log_tail(80)}")
+    d = Deployment(name, dir, env, pad, anvil, redis.Redis.from_url(redis_server), backend.urls["BACKEND_SOCKET_URL"])
+    try:
+        yield d
+    finally:
+        d.stop_all()
+        anvil.stop()
+        for p in d.procs:
+            if p.proc.returncode not in (0, -signal.SIGTERM, 143, -signal.SIGKILL, None):
+                print(f"--- {p.name} exited {p.proc.returncode}:\n{p.log_tail(80)}")
+
+
+@pytest.fixture
+def deployment(request: pytest.FixtureRequest, kafka: str, redis_server: str, backend: Service,
+               tmp_path: Path) -> Iterator[Deployment]:
+    name = request.node.name.replace("[", "-").replace("]", "")
+    with new_deployment(name, tmp_path, kafka, redis_server, backend) as d:
+        yield d
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
