@@ -2,12 +2,15 @@
 
     python -m benchmarks        # 20k trades; 10 and 100k tokens; 1 and 2 workers; latency at 1k, 2k, 5k/s
     python -m benchmarks --trades 2000 --tokens 10 --workers 1 --latency 100 --latency-seconds 3   # CI smoke
+    MARKET_DATA=1 python -m benchmarks --trades 200000 --tokens 1000 --rules 10000 --workers 1 --latency "" --no-baseline
+    python -m benchmarks --tokens "" --latency "" --webhook-latency 500   # trade produced -> alert webhook received
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import shutil
 import sys
@@ -19,6 +22,8 @@ from stack import kafka, node, redis
 
 from .latency import Latency, describe
 from .run import PARTITIONS, Result, bench_env, measure, measure_baseline, measure_latency, preload
+from .webhook import WebhookLatency, measure_webhook_latency
+from .webhook import describe as describe_webhook
 from .workload import Workload
 
 
@@ -57,8 +62,15 @@ def main() -> int:
                    help="skip the Quix Streams baseline (run after each 1-worker run, on the same topic)")
     p.add_argument("--latency-tokens", type=int, default=100)
     p.add_argument("--latency-seconds", type=int, default=20)
+    p.add_argument("--rules", type=int, default=0,
+                   help="alert rules published before the trades (they fire only with MARKET_DATA=1)")
+    p.add_argument("--webhook-latency", default="",
+                   help="offered trades/s for the webhook latency runs: worker and notifier, one large_trade "
+                        "rule that every trade fires (empty: none)")
     p.add_argument("--keep", action="store_true", help="keep the logs and data of a passing run too")
     args = p.parse_args()
+    if args.rules and args.baseline and args.tokens:
+        p.error("--rules needs --no-baseline: the Quix baseline reads no rule records")
     workdir = Path(tempfile.mkdtemp(prefix="pads-bench-"))
     services = [kafka.start(workdir / "kafka", partitions=PARTITIONS), redis.start(workdir / "redis")]
     backend = node.start_backend(workdir, token="bench", test_endpoints=True)
@@ -68,6 +80,7 @@ def main() -> int:
         base.update(s.urls)
     rows: list[Result] = []
     latencies: list[Latency] = []
+    hooks: list[WebhookLatency] = []
     ok = False
     try:
         for rate in (int(r) for r in args.latency.split(",") if r):
@@ -77,9 +90,16 @@ def main() -> int:
                                              workdir / env["APP_ID"], backend.urls["BACKEND_SOCKET_URL"],
                                              args.timeout))
             print(describe(latencies), file=sys.stderr, flush=True)
+        for rate in (int(r) for r in args.webhook_latency.split(",") if r):
+            env = bench_env(base)
+            print(f"webhook latency at {rate} trades/s offered for {args.latency_seconds}s...", file=sys.stderr,
+                  flush=True)
+            hooks.append(measure_webhook_latency(env, args.latency_tokens, rate, args.latency_seconds,
+                                                 workdir / env["APP_ID"], args.timeout, PARTITIONS))
+            print(describe_webhook(hooks), file=sys.stderr, flush=True)
         for tokens in (int(t) for t in args.tokens.split(",") if t):
             for workers in (int(n) for n in args.workers.split(",")):
-                w = Workload(trades=args.trades, tokens=tokens)
+                w = Workload(trades=args.trades, tokens=tokens, rules=args.rules)
                 env = bench_env(base)
                 loaded = asyncio.run(preload(env["KAFKA_BOOTSTRAP_SERVERS"], kafka_security_of(env),
                                                      env["RAW_LOG_TOPIC"], w))
@@ -91,7 +111,7 @@ def main() -> int:
                     print("running the Quix Streams baseline on the same topic...", file=sys.stderr, flush=True)
                     rows.append(measure_baseline(env, w, workdir / env["APP_ID"], args.timeout))
                     print(table(rows), file=sys.stderr, flush=True)
-        ok = all(passed(r) for r in rows)
+        ok = all(passed(r) for r in rows) and all(len(h.ms) == h.trades and not h.duplicates for h in hooks)
     finally:
         for s in reversed(services):
             s.stop()
@@ -103,7 +123,12 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {platform.python_version()}, "
           f"{len(__import__('os').sched_getaffinity(0))} cores; {PARTITIONS} partitions; all features on "
           f"(6 intervals, market, Redis, socket.io push to the reference backend, reorg bookkeeping)")
+    if args.rules:
+        print(f"{args.rules} alert rules before the trades, MARKET_DATA={os.environ.get('MARKET_DATA', 'unset')}")
     print(table(rows))
+    if hooks:
+        print("\nwebhook latency, 1 worker + notifier: trade produced -> its alert's webhook received")
+        print(describe_webhook(hooks))
     if latencies:
         print("\nlatency, 1 worker: log produced -> trade visible in Redis / push received by the backend")
         print(describe(latencies))

@@ -26,6 +26,7 @@ import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer, TopicPartition
 
+from pads_stream.alerts.rules import RULE_KEY
 from pads_stream.chain.rawlog import MARKER_KEY
 from pads_stream.kafka_security import KafkaSecurity
 from pads_stream.mirror.keys import market_key, prefix, trade_score, trades_key
@@ -71,7 +72,7 @@ def split(w: Workload) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, byt
     timed: list[tuple[bytes, bytes, Ident | None]] = []
     for key, value in messages(w):
         d = orjson.loads(value)
-        if key != MARKER_KEY and len(d["topics"]) == 3:  # a Trade (CurveCreated has 4 topics)
+        if key not in (MARKER_KEY, RULE_KEY) and len(d["topics"]) == 3:  # a Trade (CurveCreated has 4 topics)
             timed.append((key, value, (key.decode(), d["block_number"], d["log_index"])))
         elif timed:
             timed.append((key, value, None))
@@ -186,7 +187,7 @@ async def send_all(bootstrap: str, security: KafkaSecurity, topic: str, partitio
     try:
         futures = []
         for key, value in pairs:
-            targets = range(partitions) if key == MARKER_KEY else [None]
+            targets = range(partitions) if key in (MARKER_KEY, RULE_KEY) else [None]
             for p in targets:
                 futures.append(await producer.send(topic, value, key=key, partition=p))
         await asyncio.gather(*futures)

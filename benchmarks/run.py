@@ -20,6 +20,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from pads_stream.alerts.rules import RULE_KEY
 from pads_stream.chain.rawlog import MARKER_KEY
 from pads_stream.kafka_security import KafkaSecurity
 from pads_stream.ops import kafka
@@ -60,7 +61,7 @@ async def preload(bootstrap: str, security: KafkaSecurity, topic: str, w: Worklo
     try:
         futures = []
         for key, value in messages(w):
-            if key == MARKER_KEY:
+            if key in (MARKER_KEY, RULE_KEY):
                 for p in range(PARTITIONS):
                     futures.append(await producer.send(topic, value, key=key, partition=p))
             else:
@@ -191,5 +192,6 @@ def measure_baseline(env: dict[str, str], w: Workload, workdir: Path, timeout_s:
 def bench_env(base: dict[str, str]) -> dict[str, str]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     return {**os.environ, **base, "APP_ID": name, "RAW_LOG_TOPIC": f"{name}.chain-logs",
-            "DEAD_LETTER_TOPIC": f"{name}.dead-letters", "REDIS_NAMESPACE": name, "CHAIN_ID": "31337",
+            "DEAD_LETTER_TOPIC": f"{name}.dead-letters", "MARKET_EVENTS_TOPIC": f"{name}.market-events",
+            "ALERT_RULES_TOPIC": f"{name}.alert-rules", "REDIS_NAMESPACE": name, "CHAIN_ID": "31337",
             "TOPIC_PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "INFO"}

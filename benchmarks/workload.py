@@ -2,7 +2,10 @@
 
 Tokens are drawn Zipf-like from N, a block every 1-2 s carries many logs, amounts follow a
 bonding-curve-like price; every token's CurveCreated comes first, and a head marker follows
-each block, as the bridge publishes them.
+each block, as the bridge publishes them. With `rules`, that many alert rules follow the
+creations as raw-log rule records (to every partition, as `alerts.store` writes them), spread
+evenly over the tokens, their types mixed and their thresholds within the workload's prices
+and amounts, so some fire.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 from eth_abi import encode
 
+from pads_stream.alerts.rules import RULE_KEY, parse_rule
 from pads_stream.chain.rawlog import MARKER_KEY, HeadMarker, RawLog
 from pads_stream.decode.abi import CURVE_CREATED_TOPIC, TRADE_TOPIC
 
@@ -35,6 +39,7 @@ class Workload:
     seed: int = 1
     chain_id: int = 31337
     finality_depth: int = 30
+    rules: int = 0
 
 
 def token_of(i: int) -> str:
@@ -45,8 +50,29 @@ def curve_of(i: int) -> str:
     return _address(0xC0, i)
 
 
+RULE_TYPES = ("price_above", "price_below", "large_trade", "volume", "change")
+
+
+def rule_records(w: Workload) -> Iterator[bytes]:
+    """`w.rules` rule records; their own random stream, so the trades do not depend on them."""
+    rng = random.Random(w.seed + 7919)
+    for i in range(w.rules):
+        kind = RULE_TYPES[i % len(RULE_TYPES)]
+        body: dict[str, str] = {"type": kind, "token": token_of(i % w.tokens)}
+        if kind.startswith("price_"):  # prices are 1 / U(30M, 36M) ETH
+            body["value"] = f"0.0000000{rng.randint(278, 333)}"
+        elif kind == "large_trade":  # amounts are U(0.0001, 1) ETH
+            body["value"] = rng.choice(("0.5", "0.9", "0.99"))
+        else:
+            body["window"] = rng.choice(("5m", "1h"))
+            body["value"] = rng.choice(("1", "5", "20")) if kind == "volume" else rng.choice(("2", "5", "10"))
+        body["recurrence"] = rng.choice(("every", "once"))
+        rule = parse_rule(body, owner="bench", rule_id=f"r_bench{i:08d}", created_at=0, windows=(300, 3600))
+        yield rule.raw_record(w.chain_id)
+
+
 def messages(w: Workload) -> Iterator[tuple[bytes, bytes]]:
-    """(key, value) pairs in publish order; MARKER_KEY messages go to every partition."""
+    """(key, value) pairs in publish order; MARKER_KEY and RULE_KEY messages go to every partition."""
     rng = random.Random(w.seed)
     weights = [1 / (i + 1) for i in range(w.tokens)]  # Zipf, s = 1
     block, ts, index = 1, 1_700_000_000, 0
@@ -71,6 +97,8 @@ def messages(w: Workload) -> Iterator[tuple[bytes, bytes]]:
         yield lg.key, lg.encode()
         if log_index >= w.logs_per_block:
             yield end_block()
+    for record in rule_records(w):
+        yield RULE_KEY, record
     chosen = rng.choices(range(w.tokens), weights=weights, k=w.trades)
     for i in chosen:
         is_buy = rng.random() < 0.6
