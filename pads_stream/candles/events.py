@@ -40,7 +40,7 @@ from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEven
 from .market import MarketParams, change, curve_progress
 from .price import format_price
 from .state import TokenState
-from .windows import all_time_high, windows_stats
+from .windows import WindowStats, all_time_high, windows_stats
 
 MILESTONES = (25, 50, 75, 90)
 
@@ -56,7 +56,7 @@ class EventParams:
 class Before:
     """What a trade's events compare with, taken before it is applied."""
 
-    __slots__ = ("price", "virtual_eth", "ath", "obs")
+    __slots__ = ("price", "virtual_eth", "ath", "obs", "stats")
 
     def __init__(self, state: TokenState, t: int, rules: Sequence[Rule], p: EventParams) -> None:
         last = state.pending[-1] if state.pending else None
@@ -65,21 +65,34 @@ class Before:
         self.virtual_eth = last.virtual_eth if last is not None else (
             totals.virtual_eth_reserves if totals.price is not None else None)
         self.ath = all_time_high(state.activity, state.pending)[0]
-        self.obs = observe(state, t, rules, p, self.price, self.virtual_eth) if rules else None
+        self.obs: Observation | None = None
+        self.stats: dict[int, WindowStats] = {}
+        if rules:
+            windows = sorted({r.window for r in rules if r.window is not None})
+            if windows:
+                self.stats = windows_stats(state.activity, state.pending, t, windows)
+            self.obs = observe(state, p, self.price, self.virtual_eth, self.stats)
+
+    def after(self, state: TokenState, p: EventParams, price: Decimal, virtual_eth: int, eth: int) -> Observation:
+        """The same windows with the trade in them: it falls into each at the same chain time, so
+        its volume adds, and it opens a window nothing was before (no second walk of the activity)."""
+        stats = {w: WindowStats(volume_eth=st.volume_eth + eth, open=price if st.open is None else st.open)
+                 for w, st in self.stats.items()}
+        return observe(state, p, price, virtual_eth, stats)
 
 
-def observe(state: TokenState, t: int, rules: Sequence[Rule], p: EventParams, price: Decimal | None,
-            virtual_eth: int | None) -> Observation:
-    """The token at chain time `t` as its rules see it; windows only when a rule has one (eager:
-    `Before` must not see the trade about to be applied)."""
+def observe(state: TokenState, p: EventParams, price: Decimal | None, virtual_eth: int | None,
+            stats: dict[int, WindowStats]) -> Observation:
+    """The token as its rules see it; `stats` the windows they need, at the event's chain time."""
     progress = curve_progress(virtual_eth, state.info.graduated, p.market)
-    windows = sorted({r.window for r in rules if r.window is not None})
-    if not windows:
+    if not stats:
         return Observation(price, progress)
-    stats = windows_stats(state.activity, state.pending, t, windows)
     return Observation(price, progress, lambda w: stats[w].volume_eth,
-                       lambda w: Decimal(0) if price is None or stats[w].open in (None, 0) or price == stats[w].open
-                       else change(price, stats[w].open))  # type: ignore[arg-type]
+                       lambda w: _change(price, stats[w].open))
+
+
+def _change(price: Decimal | None, open_: Decimal | None) -> Decimal:
+    return Decimal(0) if price is None or open_ is None or open_ == 0 or price == open_ else change(price, open_)
 
 
 def _reached(virtual_eth: int | None, milestone: int, p: MarketParams) -> bool:
@@ -133,7 +146,7 @@ class TokenEvents:
                     self._add(_at(ref, "curve_milestone", str(m), {
                         "milestone": m, "progress": _text(curve_progress(t.virtual_eth, False, p.market))}))
         if before.obs is not None:
-            after = observe(self.state, ref.block_timestamp, rules, p, price, t.virtual_eth)
+            after = before.after(self.state, p, price, t.virtual_eth, t.eth_amount)
             for rule in rules:
                 observed = fires_on_trade(rule, before.obs, after, t.eth_amount)
                 if observed is not None:

@@ -229,3 +229,34 @@ def test_once_fires_at_most_once_per_token_unless_its_cause_left_the_chain(one_b
         gone = Counter(e["token"] for e in retracted)
         assert fired, rid
         assert all(n - gone[t] <= 1 for t, n in per_token.items()), (rid, per_token, gone)
+
+
+def test_the_windows_after_a_trade_are_the_windows_before_it_plus_the_trade() -> None:
+    """`Before.after` adds the trade instead of walking the activity again: the same values as a walk."""
+    from pads_stream.alerts.evaluate import Observation
+    from pads_stream.candles.events import Before, observe
+    from pads_stream.candles.state import TokenState, apply_trade, settle
+    from pads_stream.candles.windows import windows_stats
+
+    rules = [parse_rule({"type": "volume", "token": token_of(0), "value": "1", "window": w}, owner="a",
+                        rule_id="r_" + c * 32, created_at=0, windows=MARKET.windows)
+             for c, w in (("a", "5m"), ("b", "1h"))]
+    state, checked = TokenState(), 0
+    for i, (_key, value) in enumerate(messages(Workload(trades=400, tokens=1, logs_per_block=3, finality_depth=3))):
+        if _key == MARKER_KEY or not _is_trade(_key, value):
+            continue
+        t = decode_log(parse_raw_log(value))
+        assert isinstance(t, TradeEvent)
+        before = Before(state, t.ref.block_timestamp, rules, PARAMS)
+        apply_trade(state, t, INTERVALS)
+        if i % 7 == 0:
+            settle(state, t.ref.block_number - 2, INTERVALS)
+        price = trade_price(t.eth_amount, t.token_amount)
+        derived = before.after(state, PARAMS, price, t.virtual_eth, t.eth_amount)
+        walked: Observation = observe(state, PARAMS, price, t.virtual_eth,
+                                      windows_stats(state.activity, state.pending, t.ref.block_timestamp, (300, 3600)))
+        for w in (300, 3600):
+            assert derived.volume_eth(w) == walked.volume_eth(w)
+            assert derived.change(w) == walked.change(w)
+        checked += 1
+    assert checked > 300
