@@ -109,6 +109,10 @@ _ON_TRADE: dict[str, Callable[[Rule, Observation, Observation, int], str | None]
 }
 
 
+# Public for callers that look a rule's test up once, not per trade (`candles.events`).
+TRADE_TESTS = _ON_TRADE
+
+
 def fires_on_trade(rule: Rule, before: Observation, after: Observation, eth_amount: int) -> str | None:
     """The observed value as text (price, percent or ETH) when the trade fires the rule, else None.
     The token is not checked here: `RuleIndex.for_token` chose the rules."""

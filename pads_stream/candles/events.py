@@ -14,12 +14,12 @@ alerts still pending.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..alerts.evaluate import Observation, fires_on_created, fires_on_graduated, fires_on_trade
+from ..alerts.evaluate import TRADE_TESTS, Observation, fires_on_created, fires_on_graduated
 from ..alerts.events import (
     BLOCK,
     DATA,
@@ -40,7 +40,7 @@ from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEven
 from .market import MarketParams, change, curve_progress
 from .price import format_price
 from .state import TokenState
-from .windows import WindowStats, all_time_high, windows_stats
+from .windows import all_time_high, windows_volume_open
 
 MILESTONES = (25, 50, 75, 90)
 
@@ -53,10 +53,36 @@ class EventParams:
     market: MarketParams = MarketParams()
 
 
+class Plan:
+    """What a token's rules need, worked out once per rules tuple (`RuleIndex` keeps one tuple per
+    token until its rules change), not once per trade."""
+
+    __slots__ = ("rules", "windows", "progress", "tests")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = rules
+        self.windows = sorted({r.window for r in rules if r.window is not None})
+        self.progress = any(r.type == "progress" for r in rules)
+        self.tests = [(TRADE_TESTS[r.type], r) for r in rules if r.type in TRADE_TESTS]
+
+
+_PLANS: dict[int, Plan] = {}
+
+
+def plan_of(rules: Sequence[Rule]) -> Plan:
+    # By identity, holding the tuple so its id is not reused while its plan is kept.
+    got = _PLANS.get(id(rules))
+    if got is None or got.rules is not rules:
+        if len(_PLANS) >= 1 << 16:
+            _PLANS.clear()
+        got = _PLANS[id(rules)] = Plan(rules)
+    return got
+
+
 class Before:
     """What a trade's events compare with, taken before it is applied."""
 
-    __slots__ = ("price", "virtual_eth", "ath", "obs", "stats")
+    __slots__ = ("price", "virtual_eth", "ath", "obs", "stats", "plan")
 
     def __init__(self, state: TokenState, t: int, rules: Sequence[Rule], p: EventParams) -> None:
         last = state.pending[-1] if state.pending else None
@@ -66,29 +92,28 @@ class Before:
             totals.virtual_eth_reserves if totals.price is not None else None)
         self.ath = all_time_high(state.activity, state.pending)[0]
         self.obs: Observation | None = None
-        self.stats: dict[int, WindowStats] = {}
-        if rules:
-            windows = sorted({r.window for r in rules if r.window is not None})
-            if windows:
-                self.stats = windows_stats(state.activity, state.pending, t, windows)
-            self.obs = observe(state, p, self.price, self.virtual_eth, self.stats)
+        self.stats: dict[int, tuple[int, Decimal | None]] = {}  # window -> (volume_eth, open)
+        self.plan = plan_of(rules) if rules else None
+        if self.plan is not None:
+            if self.plan.windows:
+                self.stats = windows_volume_open(state.activity, state.pending, t, self.plan.windows)
+            self.obs = observe(state, p, self.price, self.virtual_eth, self.stats, self.plan.progress)
 
     def after(self, state: TokenState, p: EventParams, price: Decimal, virtual_eth: int, eth: int) -> Observation:
         """The same windows with the trade in them: it falls into each at the same chain time, so
         its volume adds, and it opens a window nothing was before (no second walk of the activity)."""
-        stats = {w: WindowStats(volume_eth=st.volume_eth + eth, open=price if st.open is None else st.open)
-                 for w, st in self.stats.items()}
-        return observe(state, p, price, virtual_eth, stats)
+        stats = {w: (volume + eth, price if open_ is None else open_) for w, (volume, open_) in self.stats.items()}
+        return observe(state, p, price, virtual_eth, stats, self.plan is not None and self.plan.progress)
 
 
 def observe(state: TokenState, p: EventParams, price: Decimal | None, virtual_eth: int | None,
-            stats: dict[int, WindowStats]) -> Observation:
+            stats: Mapping[int, tuple[int, Decimal | None]], progress_rule: bool) -> Observation:
     """The token as its rules see it; `stats` the windows they need, at the event's chain time."""
-    progress = curve_progress(virtual_eth, state.info.graduated, p.market)
+    # Progress is a division per trade: only for the tokens that have a progress rule.
+    progress = curve_progress(virtual_eth, state.info.graduated, p.market) if progress_rule else Decimal(0)
     if not stats:
         return Observation(price, progress)
-    return Observation(price, progress, lambda w: stats[w].volume_eth,
-                       lambda w: _change(price, stats[w].open))
+    return Observation(price, progress, lambda w: stats[w][0], lambda w: _change(price, stats[w][1]))
 
 
 def _change(price: Decimal | None, open_: Decimal | None) -> Decimal:
@@ -145,10 +170,11 @@ class TokenEvents:
                 if not _reached(before.virtual_eth, m, p.market) and _reached(t.virtual_eth, m, p.market):
                     self._add(_at(ref, "curve_milestone", str(m), {
                         "milestone": m, "progress": _text(curve_progress(t.virtual_eth, False, p.market))}))
-        if before.obs is not None:
+        if before.obs is not None and before.plan is not None:
             after = before.after(self.state, p, price, t.virtual_eth, t.eth_amount)
-            for rule in rules:
-                observed = fires_on_trade(rule, before.obs, after, t.eth_amount)
+            obs, eth = before.obs, t.eth_amount
+            for test, rule in before.plan.tests:
+                observed = test(rule, obs, after, eth)
                 if observed is not None:
                     self._alert(rule, ref, observed)
 

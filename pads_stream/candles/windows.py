@@ -284,6 +284,27 @@ def windows_stats(activity: Activity, pending: Sequence[PendingBlock], t: int,
     return out
 
 
+def windows_volume_open(activity: Activity, pending: Sequence[PendingBlock], t: int,
+                        windows: Sequence[int]) -> dict[int, tuple[int, Decimal | None]]:
+    """Only (`volume_eth`, `open`) of `windows_stats` (what alert rules read), per trade: no
+    traders, no extremes, so no walk of the pending traders."""
+    out: dict[int, tuple[int, Decimal | None]] = {}
+    for w in windows:
+        start = t - t % 60 - w + 60
+        settled, before, first = activity.settled_part(start, w)
+        volume = settled.volume_eth
+        for pb in pending:
+            part = pb.part
+            if part.t - part.t % 60 < start:
+                before = part.close
+                continue
+            if first is None:
+                first = part.open
+            volume += part.volume_eth
+        out[w] = (volume, before if before is not None else first)
+    return out
+
+
 def _add(st: WindowStats, high: Decimal, low: Decimal, trades: int, buys: int, sells: int, volume_eth: int,
          volume_token: int) -> None:
     st.trades += trades

@@ -232,7 +232,8 @@ def test_once_fires_at_most_once_per_token_unless_its_cause_left_the_chain(one_b
 
 
 def test_the_windows_after_a_trade_are_the_windows_before_it_plus_the_trade() -> None:
-    """`Before.after` adds the trade instead of walking the activity again: the same values as a walk."""
+    """`Before` reads the windows without traders or extremes, and `after` adds the trade instead
+    of walking the activity again: the same values as `windows_stats` after the trade."""
     from pads_stream.alerts.evaluate import Observation
     from pads_stream.candles.events import Before, observe
     from pads_stream.candles.state import TokenState, apply_trade, settle
@@ -254,7 +255,9 @@ def test_the_windows_after_a_trade_are_the_windows_before_it_plus_the_trade() ->
         price = trade_price(t.eth_amount, t.token_amount)
         derived = before.after(state, PARAMS, price, t.virtual_eth, t.eth_amount)
         walked: Observation = observe(state, PARAMS, price, t.virtual_eth,
-                                      windows_stats(state.activity, state.pending, t.ref.block_timestamp, (300, 3600)))
+                                      {w: (st.volume_eth, st.open) for w, st in windows_stats(
+                                          state.activity, state.pending, t.ref.block_timestamp, (300, 3600)).items()},
+                                      False)
         for w in (300, 3600):
             assert derived.volume_eth(w) == walked.volume_eth(w)
             assert derived.change(w) == walked.change(w)
