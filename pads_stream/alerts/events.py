@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from ..jsonbytes import dumps
+
 TYPES = ("token_created", "graduated", "curve_milestone", "new_ath", "large_trade", "reorg_correction",
          "alert", "alert_retracted")
 PROVISIONAL, FINAL, RETRACTED = "p", "f", "r"
@@ -57,7 +59,8 @@ def event_json(chain_id: int, token: str, ev: Pending, stage: str, type_: str | 
     """The event on the topic, canonical (sorted keys): `type_` and `data` override the pending
     event's (a retraction is of type alert_retracted, caused by the alert's log)."""
     cause = _cause(ev[TYPE], chain_id, token, ev[HASH], ev[INDEX], ev[EXTRA])
-    return orjson.dumps({
+    # Copied to its size: orjson's buffer is 4 KiB at least, and events wait in the sinks.
+    return dumps({
         "id": _digest(f"{cause}|{stage}"), "ref": _digest(cause), "type": type_ or ev[TYPE], "chain_id": chain_id,
         "token": token,
         "final": stage == FINAL, "block_number": ev[BLOCK], "block_hash": ev[HASH], "log_index": ev[INDEX],

@@ -31,7 +31,7 @@ import orjson
 
 from ..alerts.evaluate import RuleIndex
 from ..alerts.events import BLOCK
-from ..alerts.rules import RULE_KEY, parse_rule_record
+from ..alerts.rules import RULE_KEY, shared_rule_record
 from ..chain.rawlog import HeadMarker, parse_message
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, Record, TradeEvent, decode_log
 from ..errors import DecodeError, OrderError
@@ -323,7 +323,7 @@ class BatchFolder:
 
     def _rule(self, m: Message) -> None:
         """A rule record: rules apply to the logs after it in this partition (docs/alerts-design.md)."""
-        rule_id, rule = parse_rule_record(m.value, self.chain_id)
+        rule_id, rule = shared_rule_record(m.value, self.chain_id)
         if self.events is None:
             return
         index = self._rules(m.partition)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ..alerts.evaluate import RuleIndex
-from ..alerts.rules import Rule, parse_rule_record
+from ..alerts.rules import Rule, shared_rule_record
 from ..decode.events import LogRef, TradeEvent
 from ..jsonbytes import dumps
 from .fold import Candle
@@ -110,25 +110,14 @@ def encode_rules(index: RuleIndex) -> bytes:
     return dumps([orjson.Fragment(_record(r)) for r in sorted(index, key=lambda r: r.id)])
 
 
-_RECORDS: dict[int, tuple[Rule, bytes]] = {}
-
-
 def _record(rule: Rule) -> bytes:
-    # A partition's rules are rewritten whole when one changes: 10,000 rules published one
-    # after another would otherwise encode each rule thousands of times. By identity (the
-    # index keeps its Rule objects; the entry holds the rule, so its id is not reused).
-    got = _RECORDS.get(id(rule))
-    if got is None or got[0] is not rule:
-        if len(_RECORDS) >= 1 << 17:
-            _RECORDS.clear()
-        got = _RECORDS[id(rule)] = (rule, rule.raw_record(0))
-    return got[1]
+    return rule.raw_record(0)
 
 
 def decode_rules(payload: bytes | None) -> RuleIndex:
     index = RuleIndex()
     for d in orjson.loads(payload) if payload else ():
-        _, rule = parse_rule_record(orjson.dumps(d))
+        _, rule = shared_rule_record(orjson.dumps(d))
         if rule is not None:
             index.add(rule)
     return index

@@ -162,3 +162,16 @@ def test_window_labels_are_the_market_hash_ones() -> None:
                                            (15 * 10**17, "1.5"), (10**40 + 1, "10000000000000000000000.000000000000000001")])
 def test_eth_text_is_exact(wei: int, text: str) -> None:
     assert eth_text(wei) == text
+
+
+def test_a_record_carried_by_every_partition_is_one_rule_object() -> None:
+    from pads_stream.alerts.rules import shared_rule_record
+    from pads_stream.errors import DecodeError
+
+    rule = parse_rule({"type": "large_trade", "value": "2"}, owner="bob", rule_id="r_" + "c" * 32, created_at=0,
+                      windows=(300,))
+    first, again = shared_rule_record(rule.raw_record(7), 7), shared_rule_record(rule.raw_record(7), 7)
+    assert first[1] is again[1] and first[1] is not None and first[1].wei == 2 * 10**18
+    for _ in range(2):  # a bad record is refused every time, never remembered as good
+        with pytest.raises(DecodeError):
+            shared_rule_record(rule.raw_record(7), 8)
