@@ -64,6 +64,9 @@ def main() -> int:
     p.add_argument("--latency-seconds", type=int, default=20)
     p.add_argument("--rules", type=int, default=0,
                    help="alert rules published before the trades (they fire only with MARKET_DATA=1)")
+    p.add_argument("--rules-fire", choices=("often", "rarely"), default="often",
+                   help="often: about one alert per trade (thresholds inside the workload's prices and sizes); "
+                        "rarely: thresholds at their edges, the cost of evaluating rules")
     p.add_argument("--webhook-latency", default="",
                    help="offered trades/s for the webhook latency runs: worker and notifier, one large_trade "
                         "rule that every trade fires (empty: none)")
@@ -99,7 +102,7 @@ def main() -> int:
             print(describe_webhook(hooks), file=sys.stderr, flush=True)
         for tokens in (int(t) for t in args.tokens.split(",") if t):
             for workers in (int(n) for n in args.workers.split(",")):
-                w = Workload(trades=args.trades, tokens=tokens, rules=args.rules)
+                w = Workload(trades=args.trades, tokens=tokens, rules=args.rules, rules_fire=args.rules_fire)
                 env = bench_env(base)
                 loaded = asyncio.run(preload(env["KAFKA_BOOTSTRAP_SERVERS"], kafka_security_of(env),
                                                      env["RAW_LOG_TOPIC"], w))
@@ -124,7 +127,8 @@ def main() -> int:
           f"{len(__import__('os').sched_getaffinity(0))} cores; {PARTITIONS} partitions; all features on "
           f"(6 intervals, market, Redis, socket.io push to the reference backend, reorg bookkeeping)")
     if args.rules:
-        print(f"{args.rules} alert rules before the trades, MARKET_DATA={os.environ.get('MARKET_DATA', 'unset')}")
+        print(f"{args.rules} alert rules ({args.rules_fire} firing) before the trades, "
+              f"MARKET_DATA={os.environ.get('MARKET_DATA', 'unset')}")
     print(table(rows))
     if hooks:
         print("\nwebhook latency, 1 worker + notifier: trade produced -> its alert's webhook received")

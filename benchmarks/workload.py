@@ -40,6 +40,9 @@ class Workload:
     chain_id: int = 31337
     finality_depth: int = 30
     rules: int = 0
+    # "often": thresholds inside the workload's (white-noise) prices and sizes, about one alert
+    # per trade; "rarely": at their edges, as alert rules mostly are (the cost of evaluating).
+    rules_fire: str = "often"
 
 
 def token_of(i: int) -> str:
@@ -59,13 +62,18 @@ def rule_records(w: Workload) -> Iterator[bytes]:
     for i in range(w.rules):
         kind = RULE_TYPES[i % len(RULE_TYPES)]
         body: dict[str, str] = {"type": kind, "token": token_of(i % w.tokens)}
+        rare = w.rules_fire == "rarely"
         if kind.startswith("price_"):  # prices are 1 / U(30M, 36M) ETH
-            body["value"] = f"0.0000000{rng.randint(278, 333)}"
+            body["value"] = (("0.0000000333" if kind == "price_above" else "0.00000002778") if rare
+                             else f"0.0000000{rng.randint(278, 333)}")
         elif kind == "large_trade":  # amounts are U(0.0001, 1) ETH
-            body["value"] = rng.choice(("0.5", "0.9", "0.99"))
+            body["value"] = "0.9999" if rare else rng.choice(("0.5", "0.9", "0.99"))
         else:
             body["window"] = rng.choice(("5m", "1h"))
-            body["value"] = rng.choice(("1", "5", "20")) if kind == "volume" else rng.choice(("2", "5", "10"))
+            if kind == "volume":
+                body["value"] = rng.choice(("500", "1000")) if rare else rng.choice(("1", "5", "20"))
+            else:
+                body["value"] = rng.choice(("20", "50")) if rare else rng.choice(("2", "5", "10"))
         body["recurrence"] = rng.choice(("every", "once"))
         rule = parse_rule(body, owner="bench", rule_id=f"r_bench{i:08d}", created_at=0, windows=(300, 3600))
         yield rule.raw_record(w.chain_id)

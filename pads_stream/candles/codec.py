@@ -110,8 +110,19 @@ def encode_rules(index: RuleIndex) -> bytes:
     return dumps([orjson.Fragment(_record(r)) for r in sorted(index, key=lambda r: r.id)])
 
 
+_RECORDS: dict[int, tuple[Rule, bytes]] = {}
+
+
 def _record(rule: Rule) -> bytes:
-    return rule.raw_record(0)
+    # A partition's rules are rewritten whole when one changes: 10,000 rules published one
+    # after another would encode each rule thousands of times. By identity: partitions share
+    # one Rule per record (`shared_rule_record`), and the entry holds it, so its id is not reused.
+    got = _RECORDS.get(id(rule))
+    if got is None or got[0] is not rule:
+        if len(_RECORDS) >= 1 << 16:
+            _RECORDS.clear()
+        got = _RECORDS[id(rule)] = (rule, rule.raw_record(0))
+    return got[1]
 
 
 def decode_rules(payload: bytes | None) -> RuleIndex:
