@@ -104,11 +104,11 @@ def main() -> int:
             for workers in (int(n) for n in args.workers.split(",")):
                 w = Workload(trades=args.trades, tokens=tokens, rules=args.rules, rules_fire=args.rules_fire)
                 env = bench_env(base)
-                loaded = asyncio.run(preload(env["KAFKA_BOOTSTRAP_SERVERS"], kafka_security_of(env),
-                                                     env["RAW_LOG_TOPIC"], w))
+                loaded, rules_end = asyncio.run(preload(env["KAFKA_BOOTSTRAP_SERVERS"], kafka_security_of(env),
+                                                        env["RAW_LOG_TOPIC"], w))
                 print(f"preloaded {w.trades} trades over {tokens} tokens in {loaded:.1f}s; running {workers} "
                       f"worker(s)...", file=sys.stderr, flush=True)
-                rows.append(measure(env, w, workers, workdir / env["APP_ID"], args.timeout))
+                rows.append(measure(env, w, workers, workdir / env["APP_ID"], args.timeout, rules_end))
                 print(table(rows), file=sys.stderr, flush=True)
                 if workers == 1 and args.baseline:
                     print("running the Quix Streams baseline on the same topic...", file=sys.stderr, flush=True)
