@@ -135,6 +135,9 @@ class WorkerSettings(CommonSettings):
     processing_interval_ms: int = Field(100, alias="PROCESSING_INTERVAL_MS", ge=1, le=60_000)
     fold_batch_size: int = Field(4000, alias="FOLD_BATCH_SIZE", ge=1, le=100_000)
     fold_batch_tokens: int = Field(1000, alias="FOLD_BATCH_TOKENS", ge=1, le=100_000)
+    # Tokens not in the state cache per batch: each is read and decoded, and with 100,000 tokens
+    # (nearly all cold) 1,000 of them took peak RSS to about 490 MB (benchmarks/README.md).
+    fold_batch_cold_tokens: int = Field(100, alias="FOLD_BATCH_COLD_TOKENS", ge=1, le=100_000)
     state_cache_size: int = Field(2_000, alias="STATE_CACHE_SIZE", ge=0, le=10_000_000)
     # Faust commits offsets every 2.8 s: flushing more often only encoded hot states more often
     # (at 1,000 tokens 3000 took full market data from 4,486 to 5,093 trades/s; benchmarks/README.md).
@@ -166,6 +169,11 @@ class WorkerSettings(CommonSettings):
     session_timeout_s: float = Field(30.0, alias="KAFKA_SESSION_TIMEOUT_S", ge=6, le=300)
     # How long the broker may hold a fetch for partitions with nothing new (Faust fixes 1,500).
     fetch_max_wait_ms: int = Field(20, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1, le=1500)
+    # Most bytes a fetch returns per partition (a larger record still comes whole). The fetched
+    # records wait in memory for the agent: Faust's 1 MiB held 35 MB of them with 100,000 tokens,
+    # 256 KiB still fills a 4,000-log batch from 8 partitions (benchmarks/README.md).
+    fetch_partition_bytes: int = Field(256 * 1024, alias="KAFKA_FETCH_PARTITION_BYTES", ge=16 * 1024,
+                                       le=64 * 1024 * 1024)
 
     @field_validator("ohlcv_intervals", mode="before")
     @classmethod

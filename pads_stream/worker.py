@@ -100,6 +100,7 @@ app = faust.App(
     producer_max_request_size=MAX_STATE_BYTES,
     consumer_auto_offset_reset="earliest",
     stream_buffer_maxsize=4096,
+    consumer_max_fetch_size=settings.fetch_partition_bytes,
     table_standby_replicas=0,
     broker_session_timeout=settings.session_timeout_s,
     broker_rebalance_timeout=settings.session_timeout_s,
@@ -145,7 +146,8 @@ candles = CandleAgent(
     cache_size=settings.state_cache_size, flush_s=settings.table_flush_ms / 1000, params=settings.market_params,
     events=settings.event_params,
     retention=settings.candle_retention, metrics=metrics)
-run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size, settings.fold_batch_tokens)
+run_candle_agent(app, raw_logs, table, candles, gaps, offsets, settings.fold_batch_size, settings.fold_batch_tokens,
+                 settings.fold_batch_cold_tokens)
 repair = MirrorRepair(settings, mirror, gaps.assigned, lambda p: max(gaps.next_offset.get(p, -1), gaps.applied(p)),
                       lambda: recovered(app), lambda p: candles.first_next.get(p, gaps.applied(p)))
 

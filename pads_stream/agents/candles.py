@@ -110,6 +110,10 @@ class CandleAgent:
         """The lag could not be measured: /ready says so (the last lag measured is kept)."""
         self.lag_error = reason
 
+    def cold(self, key: object) -> bool:
+        """Whether a batch taking `key` must decode its state (control records are not states)."""
+        return key not in self.cache.states and not (isinstance(key, bytes) and key.startswith(b"\x00"))
+
     def behind(self, batch_size: int) -> bool:
         """Whether the last lag measured exceeds a batch: batches may then wait to fill."""
         return self.lag is not None and sum(self.lag.values()) > batch_size

@@ -49,12 +49,12 @@ def market_cap(price: Decimal, total_supply: int) -> Decimal:
 
 # Derived texts, by value: a token's ATH (every update) and, between its trades, its price,
 # progress and changes (a window moving) recur, and each costs a division and a format.
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def _market_cap_text(price: Decimal, total_supply: int) -> str:
     return format_price(market_cap(price, total_supply))
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def _change_text(price: Decimal, open_: Decimal) -> str:
     return "0" if price == open_ else format_price(change(price, open_))
 
@@ -68,7 +68,7 @@ def curve_progress(virtual_eth: int | None, graduated: bool, p: MarketParams) ->
     return min(max(progress, Decimal(0)), Decimal(100))
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def _progress_text(virtual_eth: int | None, graduated: bool, p: MarketParams) -> str:
     return format_price(curve_progress(virtual_eth, graduated, p))
 

@@ -25,6 +25,11 @@ A batch also ends once it holds `max_keys` distinct keys (tokens): what a batch 
 (states, outputs, the Redis call's arguments, buffered writes) grows with the tokens it
 touches, not its logs. With few tokens a batch then fills to `size` and shares each token's
 update among more trades; with 100,000 tokens it stays as small in memory as before.
+
+And once it holds `max_cold` keys that `is_cold` says are not decoded in memory yet: a cold
+token costs its decoding, a new object graph that outlives the batch only if the cache keeps
+it, and that churn (not the live objects) is what raised the worker's peak RSS with 100,000
+tokens. Hot tokens are cheap to batch, so a worker with few tokens keeps its large batches.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ FILL_POLL_S = 0.002
 
 async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None = None,
                         behind: Callable[[], bool] | None = None,
-                        max_keys: int | None = None) -> AsyncIterator[list[EventT]]:
+                        max_keys: int | None = None, max_cold: int | None = None,
+                        is_cold: Callable[[object], bool] | None = None) -> AsyncIterator[list[EventT]]:
     """Events are not acked: the caller acks each once its output is safe. With `idle_s`, an
     empty batch comes after that long without events, so a caller holding unacked events
     (waiting to flush) can ack them: the same deadlock as above, with a delay instead."""
@@ -56,8 +62,11 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
 
     keys: set[object] = set()
     keys_max = max_keys or size
+    cold_max = max_cold if max_cold and is_cold is not None else size
+    cold = 0
 
     def take(event: EventT, batch: list[EventT]) -> None:
+        nonlocal cold
         message = event.message
         if not flow.is_active() or message.generation_id != app.consumer_generation_id:
             release(consumer, message)
@@ -66,14 +75,19 @@ async def ready_batches(stream: StreamT[bytes], size: int, idle_s: float | None 
             message.tracked = True
             consumer.track_message(message)
         batch.append(event)
-        keys.add(message.key)
+        key = message.key
+        if key not in keys:
+            keys.add(key)
+            if is_cold is not None and is_cold(key):
+                cold += 1
 
     def room(batch: list[EventT]) -> bool:
-        return len(batch) < size and len(keys) < keys_max
+        return len(batch) < size and len(keys) < keys_max and cold < cold_max
 
     while True:
         batch: list[EventT] = []
         keys.clear()
+        cold = 0
         try:
             if queue.empty():
                 try:

@@ -90,9 +90,10 @@ def gap_recovery(app: faust.App, topic: str, table: PartitionTable, offsets: Kaf
 
 async def batches(stream: StreamT[bytes], table: PartitionTable, size: int, idle_s: float | None,
                   behind: Callable[[], bool] | None = None,
-                  max_tokens: int | None = None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
+                  max_tokens: int | None = None, max_cold: int | None = None,
+                  is_cold: Callable[[object], bool] | None = None) -> AsyncIterator[tuple[list[Message], list[Any]]]:
     """Faust's events as the agent's messages, each with its event as the handle to ack."""
-    async for events in ready_batches(stream, size, idle_s, behind, max_tokens):
+    async for events in ready_batches(stream, size, idle_s, behind, max_tokens, max_cold, is_cold):
         table.saw(events)
         yield [Message(e.message.partition, e.message.offset, e.key, e.value, e.message.timestamp or 0.0)  # type: ignore[arg-type]
                for e in events], events
@@ -103,7 +104,7 @@ IDLE_FLUSH_S = 1.0
 
 def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable, agent: CandleAgent,
                      gaps: GapRecovery, offsets: KafkaOffsets, batch_size: int,
-                     batch_tokens: int | None = None) -> Callable[..., Awaitable[None]]:
+                     batch_tokens: int | None = None, batch_cold: int | None = None) -> Callable[..., Awaitable[None]]:
     """Register the Faust agent that feeds `agent`, and what keeps its state right across
     rebalances; returns the Faust agent."""
     name = topic.get_topic_name()
@@ -114,7 +115,7 @@ def run_candle_agent(app: faust.App, topic: faust.TopicT, table: PartitionTable,
         # which would commit a log never folded.
         # Idle for a second: flush (and ack) now, however long TABLE_FLUSH_MS lets writes wait.
         await agent.run(batches(stream, table, batch_size, min(agent.flush_s, IDLE_FLUSH_S) or None,
-                                lambda: agent.behind(batch_size), batch_tokens))
+                                lambda: agent.behind(batch_size), batch_tokens, batch_cold, agent.cold))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(sender: object, revoked: set[TP], **_: object) -> None:

@@ -216,6 +216,19 @@ def test_revocation_forgets_cached_states() -> None:
     assert len(a.cache) == 0
 
 
+def test_a_token_is_cold_until_a_batch_has_decoded_it_and_again_once_forgotten() -> None:
+    journal = Journal()
+    a, _ = agent(journal)
+    pairs = logs()
+    tokens = {k for k, _ in pairs}
+    assert all(a.cold(k) for k in tokens)
+    assert not a.cold(MARKER_KEY)  # a control record has no state to decode
+    asyncio.run(a.run(feed(batch(pairs), [])))
+    assert not any(a.cold(k) for k in tokens)
+    a.on_revoked()
+    assert all(a.cold(k) for k in tokens)
+
+
 def test_dead_letters_carry_the_reason_and_original_bytes() -> None:
     sent: list[tuple[bytes | None, bytes]] = []
 

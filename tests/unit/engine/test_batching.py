@@ -162,6 +162,29 @@ async def _a_batch_ends_at_its_distinct_key_limit() -> None:
     assert offsets(await anext(it)) == [8, 9]  # what is left
 
 
+def test_a_batch_ends_at_its_cold_key_limit_and_hot_keys_do_not_count() -> None:
+    asyncio.run(_a_batch_ends_at_its_cold_key_limit_and_hot_keys_do_not_count())
+
+
+async def _a_batch_ends_at_its_cold_key_limit_and_hot_keys_do_not_count() -> None:
+    w = World()
+    w.put(*range(10))
+    keys = [b"h", b"x", b"h", b"x", b"i", b"y", b"j", b"z", b"h", b"w"]
+    for e, key in zip(list(w.queue._queue), keys, strict=True):
+        e.message.key = key
+    hot = {b"h", b"i", b"j"}
+    asked: list[object] = []
+
+    def is_cold(key: object) -> bool:
+        asked.append(key)
+        return key not in hot
+
+    it = ready_batches(w.stream, 100, max_keys=100, max_cold=2, is_cold=is_cold)  # type: ignore[arg-type]
+    assert offsets(await anext(it)) == [0, 1, 2, 3, 4, 5]  # x and y are cold: y ends it
+    assert offsets(await anext(it)) == [6, 7, 8, 9]  # z and w
+    assert asked == [b"h", b"x", b"i", b"y", b"j", b"z", b"h", b"w"]  # once per key and batch
+
+
 def test_caught_up_a_batch_never_waits_and_behind_the_wait_is_bounded() -> None:
     asyncio.run(_caught_up_a_batch_never_waits_and_behind_the_wait_is_bounded())
 
