@@ -2,7 +2,7 @@
 
     python -m benchmarks        # 20k trades; 10 and 100k tokens; 1 and 2 workers; latency at 1k, 2k, 5k/s
     python -m benchmarks --trades 2000 --tokens 10 --workers 1 --latency 100 --latency-seconds 3   # CI smoke
-    MARKET_DATA=1 python -m benchmarks --trades 200000 --tokens 1000 --rules 10000 --workers 1 --latency "" --no-baseline
+    python -m benchmarks --trades 200000 --tokens 1000 --rules 10000 --workers 1 --latency "" --no-baseline
     python -m benchmarks --tokens "" --latency "" --webhook-latency 500   # trade produced -> alert webhook received
 """
 
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pads_stream.settings import kafka_security_of
+from pads_stream.settings import DEFAULT_INTERVALS, DEFAULT_RETENTION, kafka_security_of
 from stack import kafka, node, redis
 
 from .latency import Latency, describe
@@ -48,6 +48,16 @@ def table(rows: list[Result]) -> str:
 
 def passed(r: Result) -> bool:
     return r.differences.startswith("0 ") if r.engine == "pads" else r.differences.endswith(" candles equal")
+
+
+def features() -> str:
+    """What the workers did, from the environment they inherit and the worker's defaults."""
+    intervals = os.environ.get("OHLCV_INTERVALS", DEFAULT_INTERVALS)
+    market = os.environ.get("MARKET_DATA", "true").strip().lower() in ("1", "true", "yes", "on")
+    retention = os.environ.get("CANDLE_RETENTION", DEFAULT_RETENTION) or "none"
+    extra = f"market data, retention {retention}" if market else "no market data"
+    return (f"intervals {intervals}, {extra}, Redis, socket.io push to the reference backend, "
+            "reorg bookkeeping")
 
 
 def main() -> int:
@@ -124,8 +134,7 @@ def main() -> int:
         else:
             print(f"logs and data kept in {workdir}", file=sys.stderr)
     print(f"machine: {platform.machine()}, {platform.python_version()}, "
-          f"{len(__import__('os').sched_getaffinity(0))} cores; {PARTITIONS} partitions; all features on "
-          f"(6 intervals, market, Redis, socket.io push to the reference backend, reorg bookkeeping)")
+          f"{len(__import__('os').sched_getaffinity(0))} cores; {PARTITIONS} partitions; {features()}")
     if args.rules:
         print(f"{args.rules} alert rules ({args.rules_fire} firing) before the trades, "
               f"MARKET_DATA={os.environ.get('MARKET_DATA', 'unset')}")

@@ -34,6 +34,9 @@ def coerce_intervals(v: object) -> tuple[int, ...]:
 
 # MARKET_WINDOWS' default: the worker's windows, and the ones the API validates alert rules against.
 DEFAULT_WINDOWS: tuple[int, ...] = (300, 3600, 21600, 86400)
+DEFAULT_INTERVALS = "1s,15s,30s,1m,5m,15m,1h,4h,1d"
+# The sub-minute charts are for recent trades: a token keeps a day of 1-second candles.
+DEFAULT_RETENTION = "1s=1d,15s=3d,30s=7d,1m=30d,5m=90d"
 
 
 def coerce_windows(v: object) -> tuple[int, ...]:
@@ -49,6 +52,20 @@ def coerce_windows(v: object) -> tuple[int, ...]:
     if not out:
         raise ValueError("empty")
     return tuple(sorted(out))
+
+
+def retention(text: str) -> dict[int, int]:
+    """CANDLE_RETENTION's `interval=duration` list as seconds; empty keeps every bucket."""
+    out: dict[int, int] = {}
+    for item in (p.strip() for p in text.split(",") if p.strip()):
+        interval, sep, keep = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} is not interval=duration (1s=1d)")
+        try:
+            out[parse_interval(interval)] = parse_duration(keep)
+        except ConfigError as exc:
+            raise ValueError(f"{item!r}: {exc}") from None
+    return out
 
 
 class CommonSettings(BaseSettings):
@@ -144,16 +161,16 @@ class WorkerSettings(CommonSettings):
     table_flush_ms: int = Field(3000, alias="TABLE_FLUSH_MS", ge=0, le=60_000)
     push_buffer_max: int = Field(100_000, alias="PUSH_BUFFER_MAX", ge=100)
     ohlcv_intervals: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=parse_intervals("1m,5m,15m,1h,4h,1d"), alias="OHLCV_INTERVALS")
-    # Rolling windows, market cap, curve progress, ATH and rankings: opt-in until their peak RSS
-    # at 100,000 tokens is under the goal (about 490 MB against 268 without; benchmarks/README.md).
-    market_data: bool = Field(False, alias="MARKET_DATA")
+        default=parse_intervals(DEFAULT_INTERVALS), alias="OHLCV_INTERVALS")
+    # Rolling windows, market cap, curve progress, ATH and rankings (off: the market hash holds
+    # the token's own fields, for a worker that only makes candles).
+    market_data: bool = Field(True, alias="MARKET_DATA")
     market_windows: Annotated[tuple[int, ...], NoDecode] = Field(default=DEFAULT_WINDOWS, alias="MARKET_WINDOWS")
     token_total_supply: int = Field(10**27, alias="TOKEN_TOTAL_SUPPLY", gt=0)
     curve_initial_virtual_eth: int = Field(30 * 10**18, alias="CURVE_INITIAL_VIRTUAL_ETH", ge=0)
     curve_graduation_eth: int = Field(85 * 10**18, alias="CURVE_GRADUATION_ETH", gt=0)
     candle_retention: Annotated[dict[int, int], NoDecode] = Field(
-        default={}, alias="CANDLE_RETENTION")
+        default_factory=lambda: retention(DEFAULT_RETENTION), alias="CANDLE_RETENTION")
     # Domain events and alerts on MARKET_EVENTS_TOPIC (docs/alerts-design.md); they need MARKET_DATA.
     market_events: bool | None = Field(None, alias="MARKET_EVENTS")
     large_trade_eth: Decimal = Field(Decimal(1), alias="LARGE_TRADE_ETH", gt=0)
@@ -190,16 +207,7 @@ class WorkerSettings(CommonSettings):
     def _retention(cls, v: object) -> dict[int, int]:
         if not isinstance(v, str):
             return {int(k): int(x) for k, x in v.items()}  # type: ignore[attr-defined]
-        out: dict[int, int] = {}
-        for item in (p.strip() for p in v.split(",") if p.strip()):
-            interval, sep, keep = item.partition("=")
-            if not sep:
-                raise ValueError(f"{item!r} is not interval=duration (1s=1d)")
-            try:
-                out[parse_interval(interval)] = parse_duration(keep)
-            except ConfigError as exc:
-                raise ValueError(f"{item!r}: {exc}") from None
-        return out
+        return retention(v)
 
     @field_validator("backend_socket_url")
     @classmethod

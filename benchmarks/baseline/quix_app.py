@@ -113,7 +113,8 @@ def main() -> None:
                       timestamp_extractor=lambda value, headers, ts, ts_type: value["ts"])
     sdf = app.dataframe(topic).filter(lambda row: "token" in row)
     sink = RedisCandleSink(env["REDIS_URL"], env["REDIS_NAMESPACE"])
-    for seconds in parse_intervals(env.get("OHLCV_INTERVALS", "1m,5m,15m,1h,4h,1d")):
+    # The worker's default (pads_stream.settings.DEFAULT_INTERVALS; this venv has no pydantic).
+    for seconds in parse_intervals(env.get("OHLCV_INTERVALS", "1s,15s,30s,1m,5m,15m,1h,4h,1d")):
         lbl = label(seconds)
         (sdf.tumbling_window(duration_ms=seconds * 1000, name=f"ohlcv-{lbl}")
             .reduce(reducer=reducer, initializer=initializer)

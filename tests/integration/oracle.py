@@ -14,10 +14,11 @@ from eth_utils import keccak
 
 TRADE = "0x" + keccak(text="Trade(address,address,bool,uint256,uint256,uint256,uint256)").hex()
 CREATED = "0x" + keccak(text="CurveCreated(address,address,address,string,string)").hex()
-INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
+INTERVALS = {"1s": 1, "15s": 15, "30s": 30, "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
 CTX = Context(prec=30, rounding=ROUND_HALF_EVEN)
-# CANDLE_RETENTION (none by default): buckets this long before a token's last final trade are gone.
-RETENTION: dict[str, int] = {}
+# CANDLE_RETENTION's default: buckets this long before a token's last final trade are gone.
+DAY = 86400
+RETENTION: dict[str, int] = {"1s": DAY, "15s": 3 * DAY, "30s": 7 * DAY, "1m": 30 * DAY, "5m": 90 * DAY}
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,9 @@ def test_windows_rankings_and_fields_follow_chain_time_and_reorgs(deployment: De
     curves = [d.pad.create_curve(f"W{i}", f"W{i}") for i in range(2)]
     tokens = [c.token for c in curves]
     traders = d.pad.accounts[1:6]
-    # Market data on, with the sub-minute intervals and their retention (the checker reads the same).
-    d.env.update(MARKET_DATA="1", OHLCV_INTERVALS="1s,15s,30s,1m,5m,15m,1h,4h,1d",
-                 CANDLE_RETENTION="1s=1d,15s=3d,30s=7d,1m=30d,5m=90d")
+    # The defaults: market data on, the sub-minute intervals and their retention (the checker reads the same).
+    for name in ("MARKET_DATA", "OHLCV_INTERVALS", "CANDLE_RETENTION"):
+        d.env.pop(name, None)
     d.start_bridge()
     d.start_worker()
     m0 = next_boundary(head_ts(d) + 90, 60)  # a minute's first second, ahead of the chain

@@ -11,7 +11,8 @@ from pads_stream.errors import ConfigError
 from pads_stream.settings import worker_settings
 
 MANAGED = ("OHLCV_INTERVALS", "REDIS_URL", "CHAIN_ID", "TOPIC_PARTITIONS", "LOG_LEVEL", "LOG_FILE",
-           "BACKEND_SOCKET_URL", "PUSH_BUFFER_MAX", "KAFKA_BOOTSTRAP_SERVERS", "WEB_PORT")
+           "BACKEND_SOCKET_URL", "PUSH_BUFFER_MAX", "KAFKA_BOOTSTRAP_SERVERS", "WEB_PORT", "MARKET_DATA",
+           "MARKET_EVENTS", "CANDLE_RETENTION")
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
 
 def test_defaults() -> None:
     s = worker_settings()
-    assert s.ohlcv_intervals == (60, 300, 900, 3600, 14400, 86400)
+    assert s.ohlcv_intervals == (1, 15, 30, 60, 300, 900, 3600, 14400, 86400)
+    day = 86400
+    assert s.candle_retention == {1: day, 15: 3 * day, 30: 7 * day, 60: 30 * day, 300: 90 * day}
+    assert s.market_data and s.event_params is not None and s.market_params is not None
     assert s.chain_id == 31337 and s.redis_prefix == "pads:31337"
     assert s.redis_url == "redis://127.0.0.1:6379/0"
     assert s.backend_socket_url is None and s.log_file is None
