@@ -28,7 +28,7 @@ from .test_secrets import body
 
 USERS = {"bridge": "bridge-Pw-4411x", "worker": "worker-Pw-5522x", "ops": "ops-Pw-6633x",
          "intruder": "intruder-Pw-7744x"}
-RAW, APP = "secure.chain-logs", "pads-secure"
+RAW, APP, EVENTS = "secure.chain-logs", "pads-secure", "secure.market-events"
 DEAD_LETTERS = f"{APP}-dead-letters"
 # What README (Security) recommends, on this module's names.
 ACLS = [
@@ -39,6 +39,8 @@ ACLS = [
     # Faust's assignor topic, the dead letters (DEAD_LETTER_TOPIC={APP_ID}-dead-letters), its group.
     local_kafka.Acl("worker", ("Read", "Describe", "DescribeConfigs", "Create"), topics=(RAW,)),
     local_kafka.Acl("worker", ("All",), topics=(APP,), groups=(APP,), prefixed=True),
+    # It writes the domain events and alerts (market data and events are on by default), and creates the topic.
+    local_kafka.Acl("worker", ("Write", "Describe", "Create"), topics=(EVENTS,)),
     # `check` reads the raw-log topic without a group.
     local_kafka.Acl("ops", ("Read", "Describe"), topics=(RAW,)),
 ]
@@ -82,7 +84,7 @@ def secured(deployment: Deployment, secure_kafka: SecureKafka) -> Deployment:
     """The test's deployment on the secured broker, with the module's topic and group names; its
     own commands (check) run as the ops principal."""
     deployment.env.update(secure_kafka.env, RAW_LOG_TOPIC=RAW, APP_ID=APP, DEAD_LETTER_TOPIC=DEAD_LETTERS,
-                          **as_user("ops"))
+                          MARKET_EVENTS_TOPIC=EVENTS, **as_user("ops"))
     return deployment
 
 
