@@ -153,8 +153,9 @@ class WorkerSettings(CommonSettings):
     fold_batch_size: int = Field(4000, alias="FOLD_BATCH_SIZE", ge=1, le=100_000)
     fold_batch_tokens: int = Field(1000, alias="FOLD_BATCH_TOKENS", ge=1, le=100_000)
     # Tokens not in the state cache per batch: each is read and decoded, and with 100,000 tokens
-    # (nearly all cold) 1,000 of them took peak RSS to about 490 MB (benchmarks/README.md).
-    fold_batch_cold_tokens: int = Field(100, alias="FOLD_BATCH_COLD_TOKENS", ge=1, le=100_000)
+    # (nearly all cold) peak RSS was about 490 MB at 1,000 of them, 310-330 at 100 and 278-298
+    # at 50, for 15 % fewer trades/s than 100 there; hot tokens do not count (benchmarks/README.md).
+    fold_batch_cold_tokens: int = Field(50, alias="FOLD_BATCH_COLD_TOKENS", ge=1, le=100_000)
     state_cache_size: int = Field(2_000, alias="STATE_CACHE_SIZE", ge=0, le=10_000_000)
     # Faust commits offsets every 2.8 s: flushing more often only encoded hot states more often
     # (at 1,000 tokens 3000 took full market data from 4,486 to 5,093 trades/s; benchmarks/README.md).
