@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pads_stream.settings import DEFAULT_INTERVALS, DEFAULT_RETENTION, kafka_security_of
+from pads_stream.candles.intervals import label
+from pads_stream.settings import WorkerSettings, kafka_security_of
 from stack import kafka, node, redis
 
 from .latency import Latency, describe
@@ -51,11 +52,11 @@ def passed(r: Result) -> bool:
 
 
 def features() -> str:
-    """What the workers did, from the environment they inherit and the worker's defaults."""
-    intervals = os.environ.get("OHLCV_INTERVALS", DEFAULT_INTERVALS)
-    market = os.environ.get("MARKET_DATA", "true").strip().lower() in ("1", "true", "yes", "on")
-    retention = os.environ.get("CANDLE_RETENTION", DEFAULT_RETENTION) or "none"
-    extra = f"market data, retention {retention}" if market else "no market data"
+    """What the workers did: the worker's settings from the environment they inherit."""
+    s = WorkerSettings()
+    intervals = ",".join(label(i) for i in s.ohlcv_intervals)
+    retention = ",".join(f"{label(i)}={label(d)}" for i, d in sorted(s.candle_retention.items())) or "none"
+    extra = f"market data, retention {retention}" if s.market_data else "no market data"
     return (f"intervals {intervals}, {extra}, Redis, socket.io push to the reference backend, "
             "reorg bookkeeping")
 

@@ -30,17 +30,20 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from ..alerts.rules import RULE_KEY
 from ..candles.batch import BatchFolder, Message, Outcome
 from ..candles.cache import StateCache
 from ..candles.events import EventParams
 from ..candles.flush import WriteBehind
 from ..candles.market import MarketParams
+from ..chain.rawlog import MARKER_KEY
 from ..decode.events import TradeEvent
 from ..sinks import Sinks
 from .metrics import WorkerMetrics, reason_kind
 from .stats import AgentStats
 
 log = logging.getLogger(__name__)
+CONTROL_KEYS = frozenset((MARKER_KEY, RULE_KEY))
 FLUSH_MAX_KEYS = 5000  # bounds the buffer's memory; a flush is due sooner with more keys
 
 
@@ -111,8 +114,8 @@ class CandleAgent:
         self.lag_error = reason
 
     def cold(self, key: object) -> bool:
-        """Whether a batch taking `key` must decode its state (control records are not states)."""
-        return key not in self.cache.states and not (isinstance(key, bytes) and key.startswith(b"\x00"))
+        """Whether a batch taking `key` must decode its state (head markers and rule records are not states)."""
+        return key not in self.cache.states and key not in CONTROL_KEYS
 
     def behind(self, batch_size: int) -> bool:
         """Whether the last lag measured exceeds a batch: batches may then wait to fill."""

@@ -26,10 +26,11 @@ A batch also ends once it holds `max_keys` distinct keys (tokens): what a batch 
 touches, not its logs. With few tokens a batch then fills to `size` and shares each token's
 update among more trades; with 100,000 tokens it stays as small in memory as before.
 
-And once it holds `max_cold` keys that `is_cold` says are not decoded in memory yet: a cold
-token costs its decoding, a new object graph that outlives the batch only if the cache keeps
-it, and that churn (not the live objects) is what raised the worker's peak RSS with 100,000
-tokens. Hot tokens are cheap to batch, so a worker with few tokens keeps its large batches.
+And once it holds `max_cold` keys that `is_cold` says are not decoded in memory yet: each
+is read and decoded, and its object graph lives until the batch is written. With 100,000
+tokens, nearly all cold, batches of 1,000 of them took the worker's peak RSS to about 490 MB
+and batches of 50 to under 300 (benchmarks/README.md). Hot tokens do not count, so a worker
+with few tokens keeps its large batches.
 """
 
 from __future__ import annotations
