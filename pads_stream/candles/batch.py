@@ -161,6 +161,10 @@ class BatchFolder:
         self.updates: dict[bytes, TokenUpdate] = {}
         self.live: dict[bytes, dict[int, Candle]] = {}  # open candles a trade touched, not emitted yet
         self.settled: set[bytes] = set()  # tokens whose final trades moved in this batch
+        # Tokens whose market may differ from the one last shown: a log changed them, or chain
+        # time reached their window index entry. Settling alone moves trades from pending to
+        # final, which changes no field, so the others show `state.shown` again.
+        self.reshow: set[bytes] = set()
         self.events = events  # None: no domain events, no alerts
         self.rules: dict[int, RuleIndex] = {}
         self.rules_changed: set[int] = set()
@@ -210,7 +214,12 @@ class BatchFolder:
             state = self.states[key]
             # Cutoffs move only when final trades do: written by the update of that settle.
             expired = expired_before(state, self.retention) if key in self.settled else None
-            market = (state.snapshot(t, self.params) if self.params is not None else state.market).wire()
+            if self.params is None:
+                market = state.market.wire()
+            elif key in self.reshow or state.shown is None:
+                market = state.snapshot(t, self.params).wire()
+            else:
+                market = state.shown
             out.updates.append(upd.build(self.chain_id, key.decode(), market, expired, state.shown))
             state.shown = market
         self._index_windows()
@@ -300,6 +309,7 @@ class BatchFolder:
         for key in sorted([k for k, at in index.items() if at <= t]):
             self._state(partition, key)
             self._update(key)
+            self.reshow.add(key)
 
     def _index_windows(self) -> None:
         if not self.windows_on:
@@ -420,6 +430,7 @@ class BatchFolder:
             log.debug("nothing to do for %s at %s (duplicate or already removed)", record.kind, record.ref.cursor)
             return
         self._update(key)  # the market snapshot at least
+        self.reshow.add(key)
         state.offset = m.offset
         self.dirty.add(key)
         self._track_pending(m.partition, key, state)

@@ -104,7 +104,9 @@ def plan(updates: Sequence[TokenOutput | Mapping[str, Any]], namespace: str = "p
             wire_trades = u.get("trades") or []
         # Each update carries the whole snapshot: replace, so fields a reorg removed disappear.
         mkey = market_key(pfx, token)
-        markets[mkey] = dict(market)
+        # A `TokenOutput`'s market is never changed once built: kept as it is, so one that is
+        # its base (a settle changed no field) is known by identity, not field by field.
+        markets[mkey] = market if isinstance(u, TokenOutput) and type(market) is dict else dict(market)
         if mkey not in known:
             known[mkey] = base
         tokens[token] = pfx
@@ -192,6 +194,8 @@ def ops(planned: Plan) -> list[Op]:
         if base is None:
             out.append(("h", key, mapping))
             scores = rank_scores(mapping)
+        elif base is mapping:
+            continue
         else:
             # What the hash holds already is not written again: about half of a busy token's
             # fields change with a trade, and the rankings follow only their own fields.

@@ -54,7 +54,8 @@ class Outbox:
             deleted = [(label(s), t) for s, t in update.deleted]
             candles: list[tuple[str, int, Any]] = [(label(s), t, orjson.Fragment(m)) for s, t, m in update.candles]
             trades = update.trades_wire()
-            market: Any = update.market_wire()
+            # The market as last shown (a settle moved no field): not pushed again.
+            market: Any = None if update.market is update.base else update.market_wire()
             for ev in update.events:
                 if is_alert_event(ev):
                     kind = "alert_retracted" if b'"type":"alert_retracted"' in ev else "alert"

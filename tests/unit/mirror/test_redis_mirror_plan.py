@@ -17,6 +17,7 @@ from pads_stream.candles.output import TokenUpdate, candle_json, public_candle, 
 from pads_stream.decode.events import LogRef, TradeEvent
 from pads_stream.mirror.keys import candles_key, market_key, prefix, tokens_key, trade_score, trades_key
 from pads_stream.mirror.redis_mirror import RECENT_TRADES, candle_member, ops, plan, script_args
+from pads_stream.push.outbox import Outbox
 
 A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20
@@ -617,3 +618,17 @@ def test_script_args_of_a_difference() -> None:
     keys, args = script_args([("u", "k", {"a": "1", "b": "2"}, ["c"]), ("u", "k", {}, [])])
     assert keys == ["k"]
     assert args == ["u", 1, 2, "a", "1", "b", "2", 1, "c", "u", 1, 0, 0]
+
+
+def test_an_output_whose_market_is_its_base_writes_no_market_and_pushes_none() -> None:
+    # A settle alone changes no field: the folder hands the market it showed last, as both.
+    shown = dict(RANKED)
+    same = TokenUpdate().build(1, A, shown, None, shown)
+    assert [op for op in ops(plan([same])) if op[0] in "hu" or ":rank:" in op[1]] == []
+    moved = TokenUpdate().build(1, A, RANKED | {"price": "0.2"}, None, shown)
+    assert [op[0] for op in ops(plan([moved])) if op[0] in "hu"] == ["u"]
+    box = Outbox(100)
+    box.add_update(same)
+    assert box.drain_markets() == []
+    box.add_update(moved)
+    assert [m["market"]["price"] for m in box.drain_markets()] == ["0.2"]
