@@ -54,9 +54,12 @@ _MEMBER = ('{"buys":%d,"close":"%s","final":%s,"high":"%s","low":"%s","open":"%s
 def candle_json(c: Candle, final: bool) -> bytes:
     """`public_candle(c, final)` as canonical JSON (sorted keys, no spaces), made without a dict:
     the Redis member (equal to `mirror.candle_member` of the dict) and the push payload."""
-    return (_MEMBER % (c.buys, format_price(c.close), "true" if final else "false", format_price(c.high),
-                       format_price(c.low), format_price(c.open), c.sells, c.t, c.trades, c.volume_eth,
-                       c.volume_token)).encode()
+    # A candle of one trade (most 1s candles) holds one price object four times: formatted once.
+    o, h, lo, cl = c.open, c.high, c.low, c.close
+    fo = format_price(o)
+    return (_MEMBER % (c.buys, fo if cl is o else format_price(cl), "true" if final else "false",
+                       fo if h is o else format_price(h), fo if lo is o else format_price(lo), fo, c.sells, c.t,
+                       c.trades, c.volume_eth, c.volume_token)).encode()
 
 
 

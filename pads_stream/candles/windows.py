@@ -146,6 +146,8 @@ class Activity:
 
     def prune(self, keep_from: int) -> None:
         """Forget minutes before `keep_from` (no window reaches them any more)."""
+        if not self.minutes or self.minutes[0].t >= keep_from:  # the usual case, on every settle
+            return
         n = bisect_left(self.minutes, keep_from, key=lambda m: m.t)
         if n:
             self.before = self.minutes[n - 1].close
