@@ -53,9 +53,10 @@ from .output import TokenOutput, TokenUpdate
 from .state import (
     DeepReorgError,
     TokenState,
+    add_trade,
     apply_curve_created,
     apply_graduated,
-    apply_trade,
+    fold_tail,
     remove_trade,
     settle,
 )
@@ -363,6 +364,9 @@ class BatchFolder:
                 live[s] = c
 
     def _flush_live(self, key: bytes) -> None:
+        state = self.states.get(key)
+        if state is not None and state.tail is not None:
+            self._emit_live(key, self._update(key), fold_tail(state, self.intervals))
         live = self.live.pop(key, None)
         if live:
             self.updates[key].emit([(s, c, False) for s, c in live.items()])
@@ -409,7 +413,7 @@ class BatchFolder:
                 if ev is not None and not state.seen(record.ref.cursor):
                     rules = self._rules(m.partition).for_token(record.token)
                     before = Before(state, record.ref.block_timestamp, rules, ev)
-                emitted = apply_trade(state, record, self.intervals)
+                emitted = add_trade(state, record, self.intervals)
                 if emitted is not None:
                     if before is not None and rules is not None:
                         self._events(key, state).trade(record, state.pending[-1].part.close, before, rules)

@@ -84,6 +84,7 @@ def _cursor(c: list[int] | None) -> tuple[int, int] | None:
 
 
 def encode_state(state: TokenState) -> bytes:
+    assert state.tail is None, "trades not folded into the open candles (state.fold_tail)"
     d: dict[str, Any] = {
         "c": list(state.cursor) if state.cursor else None,
         "o": state.offset,

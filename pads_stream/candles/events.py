@@ -40,7 +40,7 @@ from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEven
 from .market import MarketParams, change, curve_progress
 from .price import format_price
 from .state import TokenState
-from .windows import all_time_high, windows_volume_open
+from .windows import windows_volume_open
 
 MILESTONES = (25, 50, 75, 90)
 
@@ -90,7 +90,7 @@ class Before:
         self.price = last.part.close if last is not None else totals.price
         self.virtual_eth = last.virtual_eth if last is not None else (
             totals.virtual_eth_reserves if totals.price is not None else None)
-        self.ath = all_time_high(state.activity, state.pending)[0]
+        self.ath = state.ath_price()
         self.obs: Observation | None = None
         self.stats: dict[int, tuple[int, Decimal | None]] = {}  # window -> (volume_eth, open)
         self.plan = plan_of(rules) if rules else None

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..decode.events import CurveCreatedEvent, GraduatedEvent, LogRef, TradeEvent
 from ..errors import OrderError, PadsStreamError
-from .fold import Candle, fold, fold_part
+from .fold import Candle, fold_part
 from .intervals import bucket_start
 from .market import Market, MarketParams, TokenInfo, TradeTotals
 from .price import trade_price
@@ -101,11 +101,19 @@ class TokenState:
     # Never stored: the market's wire form as this process last handed it to the sinks, so
     # the mirror can write what changed. Dropped with the cache whenever that may be stale.
     shown: dict[str, str] | None = field(default=None, compare=False, repr=False)
+    # Never stored: the trades `add_trade` added since the open candles last took them, all of
+    # the last pending block; `fold_tail` folds them in before the candles are read or written.
+    tail: Candle | None = field(default=None, compare=False, repr=False)
+    # Never stored: (first pending block, last, how many, the highest price before the last)
+    # for `pending_high`; blocks are only appended, settled from the front or removed whole.
+    high_memo: tuple[PendingBlock, PendingBlock, int, Decimal | None] | None = field(
+        default=None, compare=False, repr=False)
 
     def forget_derived(self) -> None:
         """Out of the cache, a state lives on only until its table write is flushed, and is
         never read again (the next batch decodes that write): free what only speeds it up."""
         self.shown = None
+        self.high_memo = None
         self.activity.forget_derived()
 
     def seen(self, cursor: tuple[int, int]) -> bool:
@@ -130,6 +138,25 @@ class TokenState:
         m.ath, m.ath_at = all_time_high(self.activity, self.pending)
         m.params = params
         return m
+
+
+    def ath_price(self) -> Decimal | None:
+        """`all_time_high`'s price, for every trade's events: the blocks before the last one are
+        walked once per block, not once per trade (a hot token keeps dozens pending)."""
+        pending = self.pending
+        if not pending:
+            return self.activity.ath
+        first, last, n = pending[0], pending[-1], len(pending)
+        memo = self.high_memo
+        if memo is None or memo[0] is not first or memo[1] is not last or memo[2] != n:
+            if memo is not None and memo[0] is first and memo[2] == n - 1 and memo[1] is pending[-2]:
+                high = memo[1].part.high  # the last block of the memo is one before the last now
+                prefix = high if memo[3] is None or high > memo[3] else memo[3]
+            else:
+                prefix = all_time_high(self.activity, pending[:-1])[0]
+            memo = self.high_memo = (first, last, n, prefix)
+        prefix, high = memo[3], last.part.high
+        return high if prefix is None or high > prefix else prefix
 
 
 def _market_add(m: TradeTotals, blocks: list[PendingBlock]) -> None:
@@ -170,22 +197,55 @@ def current_view(state: TokenState, intervals: tuple[int, ...]) -> Emitted:
 
 
 def apply_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]) -> Emitted | None:
-    """Fold a new trade in as pending. None when it was already applied."""
+    """Fold a new trade in as pending, into every interval's open candle. None when it was
+    already applied."""
+    if add_trade(state, trade, intervals) is None:
+        return None
+    fold_tail(state, intervals)
+    return [(s, state.candles[s], False) for s in intervals]
+
+
+def add_trade(state: TokenState, trade: TradeEvent, intervals: tuple[int, ...]) -> Emitted | None:
+    """`apply_trade`, except that a trade of the block the last one was in goes into
+    `state.tail` alone: its trades share one timestamp, so one bucket of every interval, and
+    folding them into the open candles once per block (`fold_tail`), not once per trade and
+    interval, makes the same candles. Returns the open candles that folding the tail of an
+    earlier block changed (see `fold_tail`), or None when the trade was already applied."""
     ref = trade.ref
     if state.seen(ref.cursor):
         return None
+    price = trade_price(trade.eth_amount, trade.token_amount)
+    tail, ts = state.tail, ref.block_timestamp
+    if tail is not None and tail.t == ts and state.pending:
+        last = state.pending[-1]
+        if last.block == ref.block_number and last.block_hash == ref.block_hash:
+            last.add(trade, price)
+            tail.add(price, trade.is_buy, trade.token_amount, trade.eth_amount)
+            state.cursor = ref.cursor
+            return []
+    emitted = fold_tail(state, intervals)
     for s in intervals:
         current = state.candles.get(s)
-        if current is not None and bucket_start(ref.block_timestamp, s) < current.t:
-            raise OrderError(f"trade at {ref.block_timestamp} (block {ref.block_number}) is older than open "
+        if current is not None and bucket_start(ts, s) < current.t:
+            raise OrderError(f"trade at {ts} (block {ref.block_number}) is older than open "
                              f"{s}s candle {current.t} of {trade.token}")
-    price = trade_price(trade.eth_amount, trade.token_amount)
     add_pending(state.pending, trade, price)
-    for s in intervals:
-        state.candles[s] = fold(state.candles.get(s), bucket_start(ref.block_timestamp, s), price, trade.is_buy,
-                                trade.token_amount, trade.eth_amount)
+    state.tail = Candle.first(ts, price, trade.is_buy, trade.token_amount, trade.eth_amount)
     state.cursor = ref.cursor
-    return [(s, state.candles[s], False) for s in intervals]
+    return emitted
+
+
+def fold_tail(state: TokenState, intervals: tuple[int, ...]) -> Emitted:
+    """Fold the trades `add_trade` left in `state.tail` into the open candles: every interval's
+    open candle after it (a new object where the tail starts a bucket), none without a tail."""
+    tail = state.tail
+    if tail is None:
+        return []
+    state.tail = None
+    candles = state.candles
+    for s in intervals:
+        candles[s] = fold_part(candles.get(s), bucket_start(tail.t, s), tail)
+    return [(s, candles[s], False) for s in intervals]
 
 
 def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> tuple[Emitted, list[tuple[int, int]]] | None:
@@ -213,6 +273,7 @@ def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> 
     if rest:
         state.orphaned.append((gone.block, gone.block_hash, rest))
     after = view(state, intervals)
+    state.tail = None  # the view holds every pending trade
     state.candles = {s: after[s][max(after[s])] for s in intervals if after[s]}
     state.cursor = state.pending[-1].cursor if state.pending else state.settled_cursor
     still = pending_buckets(state, intervals)

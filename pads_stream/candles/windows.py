@@ -20,12 +20,16 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from .fold import Candle, fold_part
 
 if TYPE_CHECKING:
     from .state import PendingBlock
+
+
+NEVER = -(1 << 62)  # the last settled minute of a trader with none: before every window
 
 
 def window_start(t: int, window: int) -> int:
@@ -241,21 +245,18 @@ def window_stats(activity: Activity, pending: Sequence[PendingBlock], t: int, wi
 def windows_stats(activity: Activity, pending: Sequence[PendingBlock], t: int,
                   windows: Sequence[int]) -> dict[int, WindowStats]:
     """Every window at chain time `t`, the pending blocks visited once for all of them."""
-    # Each pending trader's latest minute: it counts in a window that reaches that minute,
-    # unless its last settled trade is in the window too (counted there already).
-    latest: dict[str, int] = {}
     every = WindowStats()  # pending blocks are the chain's last minute or so: summed once
     for pb in pending:
         part = pb.part
-        minute = part.t - part.t % 60
-        for a in pb.traders:
-            latest[a] = minute
         _add(every, part.high, part.low, part.trades, part.buys, part.sells, part.volume_eth, part.volume_token)
     oldest = pending[0].part.t - pending[0].part.t % 60 if pending else None
     known = activity.traders
     # A window that reaches the oldest pending minute holds every pending trader: those whose
-    # last settled minute is before its start count, found by bisection.
-    settled_minutes = sorted([known.get(a, -1) for a in latest]) if latest else []
+    # last settled minute is before its start count, found by bisection. Sets and maps, not a
+    # loop per trade: a hot token keeps thousands of pending trades.
+    pending_traders = set().union(*[pb.traders for pb in pending])
+    settled_minutes = sorted(map(known.get, pending_traders, repeat(NEVER, len(pending_traders))))
+    latest: dict[str, int] | None = None  # each pending trader's latest minute, when a window needs it
     out: dict[int, WindowStats] = {}
     for w in windows:
         start = t - t % 60 - w + 60
@@ -280,7 +281,13 @@ def windows_stats(activity: Activity, pending: Sequence[PendingBlock], t: int,
                     first = part.open
                 _add(st, part.high, part.low, part.trades, part.buys, part.sells, part.volume_eth,
                      part.volume_token)
-            st.traders += sum(1 for a, m in latest.items() if m >= start > known.get(a, -1))
+            if latest is None:
+                latest = {}
+                for pb in pending:
+                    latest.update(dict.fromkeys(pb.traders, pb.ts - pb.ts % 60))
+            # It counts in a window that reaches its latest minute, unless its last settled
+            # trade is in the window too (counted there already).
+            st.traders += sum(1 for a, m in latest.items() if m >= start > known.get(a, NEVER))
         st.open = before if before is not None else first
         out[w] = st
     return out

@@ -20,13 +20,16 @@ from pads_stream.candles.intervals import bucket_start, parse_intervals
 from pads_stream.candles.state import (
     DeepReorgError,
     TokenState,
+    add_trade,
     apply_graduated,
     apply_trade,
+    fold_tail,
     pending_buckets,
     remove_trade,
     settle,
     view,
 )
+from pads_stream.candles.windows import all_time_high
 from pads_stream.decode.events import GraduatedEvent, LogRef, TradeEvent
 
 INTERVALS = parse_intervals("1m,5m,15m,1h,4h,1d")
@@ -256,6 +259,46 @@ def test_removing_a_suffix_equals_never_having_seen_it(sc: Scenario) -> None:
     # (in message order: the new fork may fill a bucket the reorg deleted)
     assert set(log.live) == buckets_of(final)
     assert log.live == flat_view(unsettled)
+
+
+@REORG_SETTINGS
+@given(reorg_scenarios(), st.lists(st.booleans(), min_size=80, max_size=80))
+def test_folding_a_block_at_once_and_the_ath_memo_equal_trade_by_trade(sc: Scenario, cuts: list[bool]) -> None:
+    """`add_trade` leaves a block's trades in the tail, folded when the next block comes or a
+    batch ends (`cuts`); `ath_price` walks the earlier blocks once per block. Through settles,
+    a reorg and a new branch, both must equal `apply_trade` and `all_time_high` at every step."""
+    eager, lazy = TokenState(), TokenState()
+    ends = iter(cuts * 3)
+
+    def check() -> None:  # what a trade's events read before it is applied
+        assert lazy.ath_price() == all_time_high(lazy.activity, lazy.pending)[0] == eager.ath_price()
+
+    def run(trades: list[TradeEvent], points: list[int | None]) -> None:
+        for tr, f in zip(trades, points, strict=True):
+            check()
+            assert apply_trade(eager, tr, INTERVALS) is not None
+            assert add_trade(lazy, tr, INTERVALS) is not None
+            assert add_trade(lazy, tr, INTERVALS) is None
+            if next(ends):  # a batch ends here
+                fold_tail(lazy, INTERVALS)
+                assert encode_state(lazy) == encode_state(eager)
+            if f is not None:
+                fold_tail(lazy, INTERVALS)  # the batch folds a token's tail before settling it
+                settle(eager, f, INTERVALS)
+                settle(lazy, f, INTERVALS)
+                check()
+
+    run(sc.trades, sc.settle_after)
+    for tr in reversed(sc.trades[sc.cut:]):
+        if next(ends):
+            fold_tail(lazy, INTERVALS)
+        assert remove_trade(lazy, removal(tr), INTERVALS) == remove_trade(eager, removal(tr), INTERVALS)
+        check()
+    run(sc.fork, sc.fork_settle_after)
+    fold_tail(lazy, INTERVALS)
+    assert encode_state(lazy) == encode_state(eager)
+    assert pub(lazy.candles) == pub(fresh(sc.trades[: sc.cut] + sc.fork).candles)
+
 
 
 @st.composite
