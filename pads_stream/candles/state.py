@@ -149,14 +149,15 @@ class TokenState:
         first, last, n = pending[0], pending[-1], len(pending)
         memo = self.high_memo
         if memo is None or memo[0] is not first or memo[1] is not last or memo[2] != n:
+            prefix: Decimal | None
             if memo is not None and memo[0] is first and memo[2] == n - 1 and memo[1] is pending[-2]:
-                high = memo[1].part.high  # the last block of the memo is one before the last now
-                prefix = high if memo[3] is None or high > memo[3] else memo[3]
+                was = memo[1].part.high  # the memo's last block is the one before the last now
+                prefix = was if memo[3] is None or was > memo[3] else memo[3]
             else:
                 prefix = all_time_high(self.activity, pending[:-1])[0]
             memo = self.high_memo = (first, last, n, prefix)
-        prefix, high = memo[3], last.part.high
-        return high if prefix is None or high > prefix else prefix
+        high = last.part.high
+        return high if memo[3] is None or high > memo[3] else memo[3]
 
 
 def _market_add(m: TradeTotals, blocks: list[PendingBlock]) -> None:
