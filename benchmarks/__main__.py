@@ -29,15 +29,18 @@ from .workload import Workload
 
 
 def table(rows: list[Result]) -> str:
-    head = f"{'engine':<6} {'workers':>7} {'tokens':>7} {'trades':>7} {'seconds':>8} {'trades/s':>9} {'peak RSS MB':>11} " \
-           f"{'CPU s/1k trades':>15}  check"
+    head = f"{'engine':<6} {'workers':>7} {'tokens':>7} {'trades':>7} {'seconds':>8} {'trades/s':>9} {'steady/s':>9} " \
+           f"{'peak RSS MB':>11} {'CPU s/1k trades':>15}  check"
     lines = [head, "-" * len(head)]
     for r in rows:
         mark = "*" if r.from_start else " "
+        steady = "-" if r.steady is None else f"{r.steady:.0f}"
         lines.append(f"{r.engine:<6} {r.workers:>7} {r.tokens:>7} {r.trades:>7} {r.seconds:>7.1f}{mark} {r.rate:>9.0f} "
-                     f"{r.peak_rss_mb:>11.0f} {1000 * r.cpu_s / r.trades:>15.2f}  {r.differences}")
+                     f"{steady:>9} {r.peak_rss_mb:>11.0f} {1000 * r.cpu_s / r.trades:>15.2f}  {r.differences}")
     if any(r.from_start for r in rows):
         lines.append("* finished before a poll saw progress: timed from the worker's start, start-up included")
+    if any(r.steady is not None for r in rows):
+        lines.append("steady/s: from commit to commit while busy, not quantized by the commit interval (see benchmarks/run.py)")
     for q in (r for r in rows if r.engine == "quix"):
         ours = next((r for r in rows if r.engine == "pads" and r.workers == 1 and r.tokens == q.tokens), None)
         if ours and q.rate and ours.cpu_s:

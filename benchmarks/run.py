@@ -3,7 +3,11 @@
 Throughput counts trades from the worker's first committed progress to the moment the
 raw-log topic is fully committed: both engines commit a log only once Redis has what it
 changed (ours acks it after the Redis write; Quix flushes its sink before a checkpoint).
-Memory is the peak RSS (VmHWM), CPU is user+system time.
+Both engines commit every few seconds (Faust every 2.8 s), so that clock is quantized: a
+60-second run is off by up to about 5 %. The steady rate is exact to the 0.2 s poll: the
+logs committed between the first commit seen and the last one before the final commit (both
+made while the worker was busy) over the time between them, in trades (the share of trades
+among the timed logs). Memory is the peak RSS (VmHWM), CPU is user+system time.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Result:
     differences: str
     from_start: bool = False  # timed from the worker's start (a run too short to see progress)
     engine: str = "pads"
+    steady: float | None = None  # trades/s from commit to commit (see the module doc); None: too few commits
 
     @property
     def rate(self) -> float:
@@ -91,9 +96,26 @@ def _proc_stats(pid: int) -> tuple[float, float]:
     return hwm, (int(fields[11]) + int(fields[12])) / ticks
 
 
+@dataclass
+class Progress:
+    first: float  # when the timing starts; negative: the worker's start (see `Result.from_start`)
+    done: float
+    stats: dict[int, tuple[float, float]]  # pid -> `_proc_stats`
+    commits: list[tuple[float, int]]  # (when a poll saw it, logs committed past the start), from `first` on
+    timed: int  # logs from the start to the end of the topic
+
+
+def steady_rate(p: Progress, trades: int) -> float | None:
+    """Trades/s between the first commit seen and the last one before the final commit (which
+    may follow seconds of idling): both were made while the worker was busy."""
+    if len(p.commits) < 3 or not p.timed:
+        return None
+    (t0, n0), (t1, n1) = p.commits[0], p.commits[-2]
+    return (n1 - n0) * trades / p.timed / (t1 - t0) if t1 > t0 else None
+
+
 async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[bytes]], workdir: Path,
-                           timeout_s: float, start_after: dict[int, int] | None = None,
-                           ) -> tuple[float, float, dict[int, tuple[float, float]]]:
+                           timeout_s: float, start_after: dict[int, int] | None = None) -> Progress:
     bootstrap, app_id = env["KAFKA_BOOTSTRAP_SERVERS"], env["APP_ID"]
     raw = [TopicPartition(env["RAW_LOG_TOPIC"], p) for p in range(PARTITIONS)]
     first: float | None = None
@@ -103,6 +125,9 @@ async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[byt
     security = kafka_security_of(env)
     async with kafka.consumer(bootstrap, security) as c:
         end = await c.end_offsets(raw)
+    start = sum((start_after or {}).get(tp.partition, 0) for tp in raw)
+    timed = sum(end.values()) - start
+    commits: list[tuple[float, int]] = []
     async with kafka.admin(bootstrap, security) as client:
         while True:
             for p in procs:
@@ -119,13 +144,16 @@ async def _until_caught_up(env: dict[str, str], procs: list[subprocess.Popen[byt
             if first is None and (all(committed[tp] >= start_after[tp.partition] for tp in raw) if start_after
                                   else any(committed[tp] > 0 for tp in raw)):
                 first = time.monotonic()
+            total = sum(max(committed[tp], 0) for tp in raw) - start
+            if first is not None and (not commits or total != commits[-1][1]):
+                commits.append((time.monotonic(), total))
             if all(committed[tp] >= end[tp] for tp in raw):
                 done = time.monotonic()
                 if first is None or done - first < 1.0:
                     # Finished before a poll saw it running: time it from the worker's start
                     # instead (includes start-up, so it understates the speed; marked with *).
-                    return -started, done, stats
-                return first, done, stats
+                    return Progress(-started, done, stats, [], timed)
+                return Progress(first, done, stats, commits, timed)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not caught up after {timeout_s:.0f}s; see {workdir}")
             await asyncio.sleep(0.2)
@@ -174,7 +202,7 @@ def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeo
     records, which 10,000 rules make 80,000 of: setup, not trades)."""
     procs = start_workers(env, workers, workdir)
     try:
-        first, done, stats = asyncio.run(_until_caught_up(env, procs, workdir, timeout_s, start_after or {}))
+        p = asyncio.run(_until_caught_up(env, procs, workdir, timeout_s, start_after or {}))
     finally:
         stop_workers(procs)
     check = subprocess.run([sys.executable, "-m", "pads_stream", "check", "--no-progress"], cwd=ROOT, env=env,
@@ -182,8 +210,9 @@ def measure(env: dict[str, str], w: Workload, workers: int, workdir: Path, timeo
     summary = (check.stdout.strip().splitlines() or ["?"])[-1]
     (workdir / "check.txt").write_text(check.stdout + check.stderr)  # kept with the run's logs when it fails
     differences = summary.split(":")[-1].strip() if "differences" in summary else summary
-    return Result(workers, w.tokens, w.trades, done - abs(first), max(s[0] for s in stats.values()),
-                  sum(s[1] for s in stats.values()), differences, from_start=first < 0)
+    return Result(workers, w.tokens, w.trades, p.done - abs(p.first), max(s[0] for s in p.stats.values()),
+                  sum(s[1] for s in p.stats.values()), differences, from_start=p.first < 0,
+                  steady=steady_rate(p, w.trades))
 
 
 def measure_baseline(env: dict[str, str], w: Workload, workdir: Path, timeout_s: float) -> Result:
@@ -191,12 +220,13 @@ def measure_baseline(env: dict[str, str], w: Workload, workdir: Path, timeout_s:
     qenv = baseline.quix_env(env, workdir)
     procs = [baseline.start(qenv, workdir)]
     try:
-        first, done, stats = asyncio.run(_until_caught_up(qenv, procs, workdir, timeout_s))
+        p = asyncio.run(_until_caught_up(qenv, procs, workdir, timeout_s))
     finally:
         stop_workers(procs)
     same = baseline.compare(env["REDIS_URL"], env["REDIS_NAMESPACE"], qenv["REDIS_NAMESPACE"])
-    return Result(1, w.tokens, w.trades, done - abs(first), max(s[0] for s in stats.values()),
-                  sum(s[1] for s in stats.values()), same, from_start=first < 0, engine="quix")
+    return Result(1, w.tokens, w.trades, p.done - abs(p.first), max(s[0] for s in p.stats.values()),
+                  sum(s[1] for s in p.stats.values()), same, from_start=p.first < 0, engine="quix",
+                  steady=steady_rate(p, w.trades))
 
 
 def bench_env(base: dict[str, str]) -> dict[str, str]:
