@@ -105,7 +105,7 @@ class TokenState:
     # the last pending block; `fold_tail` folds them in before the candles are read or written.
     tail: Candle | None = field(default=None, compare=False, repr=False)
     # Never stored: (first pending block, last, how many, the highest price before the last)
-    # for `pending_high`; blocks are only appended, settled from the front or removed whole.
+    # for `ath_price`; blocks are only appended, settled from the front or removed whole.
     high_memo: tuple[PendingBlock, PendingBlock, int, Decimal | None] | None = field(
         default=None, compare=False, repr=False)
 
@@ -138,7 +138,6 @@ class TokenState:
         m.ath, m.ath_at = all_time_high(self.activity, self.pending)
         m.params = params
         return m
-
 
     def ath_price(self) -> Decimal | None:
         """`all_time_high`'s price, for every trade's events: the blocks before the last one are
