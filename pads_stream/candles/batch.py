@@ -23,6 +23,7 @@ table, not the committed offset, says exactly what was applied.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,11 +48,11 @@ from .codec import (
     encode_state,
 )
 from .events import Before, EventParams, TokenEvents, oldest_pending
-from .fold import Candle
 from .market import MarketParams
 from .output import TokenOutput, TokenUpdate
 from .state import (
     DeepReorgError,
+    PendingBlock,
     TokenState,
     add_trade,
     apply_curve_created,
@@ -66,6 +67,10 @@ log = logging.getLogger(__name__)
 
 
 DEEP_REORGS_KEPT = 10  # per partition: the latest deep reorgs its position remembers
+
+
+def _block(pb: PendingBlock) -> int:
+    return pb.block
 
 
 def position_key(partition: int) -> bytes:
@@ -160,7 +165,10 @@ class BatchFolder:
         self.windows_check: set[bytes] = set()  # tokens whose window index entry is recomputed at the end
         self.dirty: set[bytes] = set()
         self.updates: dict[bytes, TokenUpdate] = {}
-        self.live: dict[bytes, dict[int, Candle]] = {}  # open candles a trade touched, not emitted yet
+        self.tails: set[bytes] = set()  # tokens whose state holds a tail (`add_trade`) not folded yet
+        # Tokens a head marker made final blocks of, settled later (`_settle`): token ->
+        # (finalized block, the marker's offset, the partition's chain time at the marker).
+        self.deferred: dict[bytes, tuple[int, int, int]] = {}
         self.settled: set[bytes] = set()  # tokens whose final trades moved in this batch
         # Tokens whose market may differ from the one last shown: a log changed them, or chain
         # time reached their window index entry. Settling alone moves trades from pending to
@@ -208,8 +216,10 @@ class BatchFolder:
                 seen[:] = [*seen, str(exc)][-DEEP_REORGS_KEPT:]
         for pos in self.positions.values():
             out.deep_known += [r for r in pos.get("deep_reorgs", ()) if r not in out.deep_known]
-        for key in list(self.live):
-            self._flush_live(key)
+        for key in sorted(self.deferred):
+            self._settle_now(key)
+        for key in sorted(self.tails):
+            self._fold_tail(key)
         for key, upd in self.updates.items():
             t = self.positions[self.partition_of[key]]["time"]
             state = self.states[key]
@@ -350,26 +360,14 @@ class BatchFolder:
     def _pending(self, partition: int) -> dict[bytes, int]:
         return self._index(partition, self.pending, "pending", pending_key)
 
-    def _emit_live(self, key: bytes, upd: TokenUpdate, emitted: list[tuple[int, Candle, bool]]) -> None:
-        """A trade's candles: each interval's open candle is emitted (copied) once, when its
-        bucket ends or the batch does, not once per trade (a trade touches every interval)."""
-        live = self.live.get(key)
-        if live is None:
-            live = self.live[key] = {}
-        for s, c, _ in emitted:
-            prev = live.get(s)
-            if prev is not c:
-                if prev is not None:
-                    upd.emit([(s, prev, False)])  # its bucket ended: the state no longer folds into it
-                live[s] = c
-
-    def _flush_live(self, key: bytes) -> None:
-        state = self.states.get(key)
-        if state is not None and state.tail is not None:
-            self._emit_live(key, self._update(key), fold_tail(state, self.intervals))
-        live = self.live.pop(key, None)
-        if live:
-            self.updates[key].emit([(s, c, False) for s, c in live.items()])
+    def _fold_tail(self, key: bytes) -> None:
+        """Fold the token's tail into its open candles, and emit them: before a settle or a
+        removal reads the candles, and at the end of the batch."""
+        if key in self.tails:
+            self.tails.discard(key)
+            state = self.states[key]
+            if state.tail is not None:
+                self._update(key).emit(fold_tail(state, self.intervals))
 
     def _update(self, key: bytes) -> TokenUpdate:
         upd = self.updates.get(key)
@@ -392,7 +390,8 @@ class BatchFolder:
         ev = self.events
         if isinstance(record, TradeEvent):
             if record.ref.removed:
-                self._flush_live(key)
+                self._settle_now(key)
+                self._fold_tail(key)
                 ref = record.ref
                 block = next((pb for pb in state.pending if pb.block == ref.block_number
                               and pb.block_hash == ref.block_hash and ref.log_index in pb.indexes), None)
@@ -409,6 +408,9 @@ class BatchFolder:
                              record.token, record.ref.block_number, len(result[0]), len(result[1]))
                 changed = result is not None
             else:
+                due = self.deferred.get(key)
+                if due is not None and record.ref.block_number <= due[0]:
+                    self._settle_now(key)  # a late log of a final block: as if settled at the marker
                 before = rules = None
                 if ev is not None and not state.seen(record.ref.cursor):
                     rules = self._rules(m.partition).for_token(record.token)
@@ -418,15 +420,19 @@ class BatchFolder:
                     if before is not None and rules is not None:
                         self._events(key, state).trade(record, state.pending[-1].part.close, before, rules)
                     upd = self._update(key)
-                    self._emit_live(key, upd, emitted)
+                    if emitted:  # an earlier block's tail, folded
+                        upd.emit(emitted)
+                    self.tails.add(key)
                     upd.trade(record)
                     self._advance(m.partition, record.ref.block_timestamp)
                 changed = emitted is not None
         elif isinstance(record, CurveCreatedEvent):
+            self._settle_now(key)
             changed = apply_curve_created(state, record)
             if changed and ev is not None:
                 self._info_event(m.partition, key, state, record)
         else:
+            self._settle_now(key)
             changed = apply_graduated(state, record)
             if changed and ev is not None:
                 self._info_event(m.partition, key, state, record)
@@ -465,30 +471,53 @@ class BatchFolder:
         """Settle the partition's tokens whose oldest pending block is final now. An entry
         older than its state's (the state was written, the set not, before an interruption)
         only costs a visit; a newer one cannot outlive the redelivery of the logs that made
-        it, since each redelivered log of a token re-tracks it."""
+        it, since each redelivered log of a token re-tracks it.
+
+        Events are settled here, since they are sent in chain order. Trades are settled when
+        something else needs the token (a removal, a creation, a graduation, a log of a final
+        block) or at the end of the batch, all the markers' blocks at once: a busy token is
+        settled once per batch, not once per block. Settling commutes with adding trades of
+        later blocks (it only moves the oldest pending blocks, and turns final only buckets
+        no later pending trade is in), so the state and outputs are the same either way."""
         pending = self._pending(m.partition)
+        t = self._position(m.partition)["time"]
         for key in sorted([k for k, oldest in pending.items() if oldest <= finalized]):
             state = self._state(m.partition, key)
-            # A state written after this marker (before an interruption) has nothing to settle.
-            self._flush_live(key)
-            before = len(state.pending)
-            flipped = settle(state, finalized, self.intervals, activity=self.params is not None)
-            if flipped:
-                self._update(key).emit(flipped)
             if self.events is not None and state.events and state.events[0][BLOCK] <= finalized:
                 self._events(key, state).settle(finalized)
                 state.offset = m.offset
                 self.dirty.add(key)
-            if len(state.pending) != before:
-                # No window reaches minutes older than the largest one: keep the state small.
-                t = self._position(m.partition)["time"]
-                if t >= 0 and self.params is not None:
-                    # Without windows only the ATH is needed: keep no minute but the current one.
-                    state.activity.prune(window_start(t, max(self.params.windows or (60,))))
-                state.offset = m.offset
-                self.dirty.add(key)
-                self.windows_check.add(key)
-                if self.retention:  # its final trades moved: so did the candles it keeps
-                    self._update(key)
-                    self.settled.add(key)
-            self._track_pending(m.partition, key, state)
+            # Due when this marker makes a block final that the markers before it did not.
+            due = self.deferred.get(key)
+            blocks = state.pending
+            i = bisect_right(blocks, due[0], key=_block) if due is not None else 0
+            if i < len(blocks) and blocks[i].block <= finalized:
+                self.deferred[key] = (finalized, m.offset, t)
+            elif due is None:
+                self._track_pending(m.partition, key, state)  # `_settle_now` does, when due
+
+    def _settle_now(self, key: bytes) -> None:
+        """Settle what the markers made final of this token (see `_settle`)."""
+        due = self.deferred.pop(key, None)
+        if due is None:
+            return
+        finalized, offset, t = due
+        state = self.states[key]
+        self._fold_tail(key)  # its trades are in the open candles before any bucket turns final
+        before = len(state.pending)
+        flipped = settle(state, finalized, self.intervals, activity=self.params is not None)
+        if flipped:
+            self._update(key).emit(flipped)
+        if len(state.pending) != before:
+            # No window reaches minutes older than the largest one: keep the state small. With
+            # the chain time of the marker, so the state does not depend on the batching.
+            if t >= 0 and self.params is not None:
+                # Without windows only the ATH is needed: keep no minute but the current one.
+                state.activity.prune(window_start(t, max(self.params.windows or (60,))))
+            state.offset = max(state.offset, offset)
+            self.dirty.add(key)
+            self.windows_check.add(key)
+            if self.retention:  # its final trades moved: so did the candles it keeps
+                self._update(key)
+                self.settled.add(key)
+        self._track_pending(self.partition_of[key], key, state)

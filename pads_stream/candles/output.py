@@ -7,8 +7,8 @@ reorg changed candles; `market` is the token's snapshot after the batch.
 
 It becomes wire JSON only at a sink's edge, through `wire()` (made once and shared by the
 sinks), whose shape is the socket.io payload and what the Redis mirror plans from. A candle
-is made canonical JSON once, when it is emitted (`candle_json`): the Redis member and the
-push payload both use those bytes, so the hot path never builds a candle dict.
+is made canonical JSON once per batch, when its output is built (`candle_json`): the Redis
+member and the push payload both use those bytes, so the hot path never builds a candle dict.
 
     {"chain_id", "token", "trades": [trade | removal], "candles": {label: [candle + final]},
      "deleted": {label: [bucket]}, "correction": bool, "market": {field: string},
@@ -139,17 +139,23 @@ class TokenUpdate:
     __slots__ = ("candles", "deleted", "trades", "correction", "events")
 
     def __init__(self) -> None:
-        self.candles: dict[tuple[int, int], bytes] = {}  # (interval, bucket) -> `candle_json`
+        self.candles: dict[tuple[int, int], tuple[Candle, bool]] = {}  # (interval, bucket) -> (candle, final)
         self.deleted: set[tuple[int, int]] = set()
         self.trades: list[TradeEvent | TradeRemoved] = []
         self.correction = False
         self.events: list[bytes] = []
 
     def emit(self, candles: list[tuple[int, Candle, bool]]) -> None:
+        """Kept as objects and made JSON once, by `build`: a bucket is emitted again whenever a
+        trade, a settle or a reorg changes it, and only its last version is delivered. The
+        state may go on folding into an emitted object only while it is its bucket's open
+        candle, whose every change is emitted again (so the last version is its end state);
+        a candle left behind or turned final is never changed again (see `state`)."""
+        out = self.candles
         for s, c, final in candles:
-            # As JSON now: the state goes on folding into the same object within the batch.
-            self.candles[(s, c.t)] = candle_json(c, final)
-            if self.deleted:
+            out[(s, c.t)] = (c, final)
+        if self.deleted:
+            for s, c, _ in candles:
                 self.deleted.discard((s, c.t))
 
     def delete(self, buckets: list[tuple[int, int]]) -> None:
@@ -166,7 +172,8 @@ class TokenUpdate:
 
     def build(self, chain_id: int, token: str, market: Mapping[str, str],
               expired: dict[int, int] | None = None, base: Mapping[str, str] | None = None) -> TokenOutput:
-        return TokenOutput(chain_id, token, [(s, t, m) for (s, t), m in sorted(self.candles.items())],
+        return TokenOutput(chain_id, token, [(s, t, candle_json(c, final))
+                                             for (s, t), (c, final) in sorted(self.candles.items())],
                            sorted(self.deleted), self.trades, self.correction, market, expired or {}, base,
                            self.events)
 

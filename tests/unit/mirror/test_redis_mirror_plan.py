@@ -269,17 +269,19 @@ def test_a_token_output_plans_as_its_wire_form() -> None:
     assert ops(plan([out], "ns", whole=True)) == ops(plan([out.wire()], "ns"))
 
 
-def test_emitted_candles_are_copies() -> None:
-    """The candle state goes on folding trades into the same object within the batch."""
+def test_an_emitted_candle_is_read_when_the_output_is_built() -> None:
+    """The batch emits a bucket again whenever it changes, so only its last version counts:
+    made JSON once, from the object as it is when the output is built, with the last flag."""
     c = candle(60, "1")
     u = TokenUpdate()
     u.emit([(60, c, False)])
     c.add(Decimal("5"), False, 1, 1)
     c.close = Decimal("6")
-    assert shaped(u)["candles"] == {"1m": [public_candle(candle(60, "1"), False)]}
-    u.emit([(60, c, True)])  # emitting it again records the new version
+    u.emit([(60, c, True)])
     assert closes(shaped(u)) == {"1m": [(60, "6", True)]}
     assert shaped(u)["candles"]["1m"][0]["trades"] == 2
+    u.emit([(60, candle(60, "7"), False)])  # another object for the bucket replaces it
+    assert closes(shaped(u)) == {"1m": [(60, "7", False)]}
 
 
 # --------------------------------------------------------------------------- candles
