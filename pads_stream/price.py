@@ -11,6 +11,8 @@ from functools import lru_cache
 PRICE_CONTEXT = Context(prec=30, rounding=ROUND_HALF_EVEN)
 
 
+# The fold prices a trade, then its outputs do again (the trade's wire form): the second is a hit.
+@lru_cache(maxsize=1 << 12)
 def trade_price(eth_amount: int, token_amount: int) -> Decimal:
     """ethAmount / tokenAmount, correctly rounded. Both are in base units with 18 decimals,
     so the ratio of base units equals the ratio of whole units."""

@@ -242,10 +242,12 @@ def fold_tail(state: TokenState, intervals: tuple[int, ...]) -> Emitted:
     if tail is None:
         return []
     state.tail = None
-    candles = state.candles
+    candles, t = state.candles, tail.t
+    out: Emitted = []
     for s in intervals:
-        candles[s] = fold_part(candles.get(s), bucket_start(tail.t, s), tail)
-    return [(s, candles[s], False) for s in intervals]
+        c = candles[s] = fold_part(candles.get(s), t - t % s, tail)  # `bucket_start`, inlined
+        out.append((s, c, False))
+    return out
 
 
 def remove_trade(state: TokenState, ref: LogRef, intervals: tuple[int, ...]) -> tuple[Emitted, list[tuple[int, int]]] | None:
@@ -300,17 +302,21 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...], 
         return []
     done, keep = state.pending[:n], state.pending[n:]
     flipped: Emitted = []
-    for s in sorted(intervals):
-        still = bucket_start(keep[0].ts, s) if keep else None
-        candle = state.settled.get(s)
-        for i, pb in enumerate(done):
-            b = bucket_start(pb.ts, s)
-            if i and candle is not None and candle.t != b:
+    parts = [pb.part for pb in done]
+    first, rest = parts[0], parts[1:]
+    nxt = keep[0].part.t if keep else None
+    settled = state.settled
+    for s in sorted(intervals):  # bucket starts inlined (`bucket_start`): 9 intervals a block
+        t = first.t
+        candle = fold_part(settled.get(s), t - t % s, first)
+        for part in rest:
+            t = part.t
+            b = t - t % s
+            if candle.t != b:
                 flipped.append((s, candle, True))  # left behind by the fold, never mutated again
-            candle = fold_part(candle, b, pb.part)
-        assert candle is not None
-        state.settled[s] = candle
-        if candle.t != still:
+            candle = fold_part(candle, b, part)
+        settled[s] = candle
+        if nxt is None or candle.t != nxt - nxt % s:
             flipped.append((s, candle.copy(), True))
     _market_add(state.settled_market, done)
     if activity:  # the per-minute history behind windows and the ATH (MARKET_DATA)
@@ -319,7 +325,8 @@ def settle(state: TokenState, finalized_block: int, intervals: tuple[int, ...], 
     state.settled_cursor = done[-1].cursor
     state.pending = keep
     # Removals for blocks at or below a final one would be deep reorgs: nothing is waiting.
-    state.orphaned = [o for o in state.orphaned if o[0] > finalized_block]
+    if state.orphaned:
+        state.orphaned = [o for o in state.orphaned if o[0] > finalized_block]
     return flipped
 
 
