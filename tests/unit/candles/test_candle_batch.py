@@ -431,3 +431,36 @@ def test_a_deep_reorg_stays_in_the_position_and_is_known_after_a_restart() -> No
     # A new folder (a restarted worker) reading the partition knows it, without a new one.
     again = run([pairs[-1]], len(pairs) + 1)
     assert again.deep_reorgs == [] and again.deep_known == out.deep_reorgs
+
+
+def test_a_busy_token_settles_once_per_batch_in_the_state_one_at_a_time_makes(monkeypatch: Any) -> None:
+    """Head markers only note which blocks they made final; a token settles at the end of the
+    batch, or before a removal, a creation or a late log needs it: every final block at once."""
+    import pads_stream.candles.batch as batch_module
+    pairs = list(messages(Workload(trades=300, tokens=1, logs_per_block=5, finality_depth=3)))
+    pairs = with_reorg(pairs, depth_from=max(parse_raw_log(v).block_number for k, v in pairs
+                                             if k != MARKER_KEY and b'"kind"' not in v[:40]) - 1)
+    logs = [message(0, i, k, v) for i, (k, v) in enumerate(pairs)]
+    settled: list[int] = []
+    real = batch_module.settle
+    monkeypatch.setattr(batch_module, "settle", lambda *a, **kw: settled.append(a[1]) or real(*a, **kw))
+
+    def fold(size: int) -> dict[bytes, bytes]:
+        table: dict[bytes, bytes] = {}
+        for i in range(0, len(logs), size):
+            out = BatchFolder(lambda p, k: table.get(k), CHAIN, INTERVALS).run(logs[i:i + size])
+            assert not out.dead
+            for _, k, v in out.writes:
+                value = resolve(v)
+                if value is None:
+                    table.pop(k, None)
+                else:
+                    table[k] = value
+        return table
+
+    at_once = fold(len(logs))
+    # Every marker made a block final; the first removal, after them all, settled the token once.
+    assert len(settled) == 1 and sum(m.key == MARKER_KEY for m in logs) > 50
+    settled.clear()
+    assert fold(1) == at_once
+    assert len(settled) > 50
