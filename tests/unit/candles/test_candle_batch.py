@@ -350,6 +350,16 @@ def message(partition: int, offset: int, key: bytes, value: bytes) -> Message:
     return Message(partition, offset, key, value)
 
 
+def write(table: dict[bytes, bytes], out: Any) -> None:
+    """A batch's table writes into a one-partition table."""
+    for _, k, v in out.writes:
+        value = resolve(v)
+        if value is None:
+            table.pop(k, None)
+        else:
+            table[k] = value
+
+
 def test_a_hot_token_is_decoded_and_encoded_once_per_batch() -> None:
     pairs = [(k, v) for k, v in messages(Workload(trades=300, tokens=1, logs_per_block=500)) if k != MARKER_KEY]
     reads: list[bytes] = []
@@ -417,12 +427,7 @@ def test_a_deep_reorg_stays_in_the_position_and_is_known_after_a_restart() -> No
     def run(batch: list[tuple[bytes, bytes]], start: int) -> Any:
         out = BatchFolder(lambda p, k: table.get(k), CHAIN, INTERVALS).run(
             [message(0, start + i, k, v) for i, (k, v) in enumerate(batch)])
-        for _, k, v in out.writes:
-            value = resolve(v)
-            if value is None:
-                table.pop(k, None)
-            else:
-                table[k] = value
+        write(table, out)
         return out
 
     out = run(pairs + [deep], 0)
@@ -450,12 +455,7 @@ def test_a_busy_token_settles_once_per_batch_in_the_state_one_at_a_time_makes(mo
         for i in range(0, len(logs), size):
             out = BatchFolder(lambda p, k: table.get(k), CHAIN, INTERVALS).run(logs[i:i + size])
             assert not out.dead
-            for _, k, v in out.writes:
-                value = resolve(v)
-                if value is None:
-                    table.pop(k, None)
-                else:
-                    table[k] = value
+            write(table, out)
         return table
 
     at_once = fold(len(logs))
