@@ -38,7 +38,7 @@ def parse_intervals(text: str) -> tuple[int, ...]:
     return tuple(sorted({parse_interval(p) for p in items}))
 
 
-@lru_cache(maxsize=64)  # called for every candle pushed and written; there are six intervals
+@lru_cache(maxsize=64)  # called for every candle pushed and written, with a handful of intervals
 def label(seconds: int) -> str:
     """300 -> '5m': the name used in Redis keys and socket.io events."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

@@ -20,13 +20,13 @@ from ..candles.output import TokenOutput
 
 class CandleMessage(dict[str, Any]):
     """A candle push message (serialized as the dict it is), knowing its outbox key: its candle
-    may be a `candle_json` fragment, which cannot be read back."""
+    may be a `candle_json` fragment, which cannot be read back.
+
+    Built by `dict`'s own constructor, then keyed: about ten are made per update, and a Python
+    `__init__` with keyword arguments tripled their cost."""
 
     __slots__ = ("key",)
-
-    def __init__(self, key: tuple[str, str, int], **fields: Any) -> None:
-        super().__init__(**fields)
-        self.key = key
+    key: tuple[str, str, int]
 
 
 class Outbox:
@@ -66,19 +66,24 @@ class Outbox:
             candles = [(i, c["t"], c) for i, cs in update["candles"].items() for c in cs]
             trades = update.get("trades") or []
             market = update.get("market")
+        queued = self.candles
         for interval, t in deleted:
             key = (token, interval, t)
-            self.candles.pop(key, None)
+            queued.pop(key, None)
             # An emptied bucket is pushed as a correction with no trades and deleted=true.
-            self.candles[key] = CandleMessage(key, chain_id=chain, token=token, interval=interval, correction=True,
-                                              deleted=True, candle={"t": t, "trades": 0})
+            msg = CandleMessage(chain_id=chain, token=token, interval=interval, correction=True,
+                                deleted=True, candle={"t": t, "trades": 0})
+            msg.key = key
+            queued[key] = msg
         for interval, t, candle in candles:
             key = (token, interval, t)
-            prev = self.candles.pop(key, None)
+            prev = queued.pop(key, None)
             # A correction stays marked as one until it is sent, even if newer data follows.
-            was_correction = bool(prev and prev.get("correction"))
-            self.candles[key] = CandleMessage(key, chain_id=chain, token=token, interval=interval,
-                                              correction=correction or was_correction, candle=candle)
+            msg = CandleMessage(chain_id=chain, token=token, interval=interval,
+                                correction=correction or (prev is not None and bool(prev.get("correction"))),
+                                candle=candle)
+            msg.key = key
+            queued[key] = msg
         # New trades, and removed ones as {..., "removed": true}, in chain-event order.
         self.trades.extend(trades)
         if self.push_markets and market is not None:
