@@ -188,9 +188,11 @@ class WorkerSettings(CommonSettings):
     # How long the broker may hold a fetch for partitions with nothing new (Faust fixes 1,500).
     fetch_max_wait_ms: int = Field(20, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1, le=1500)
     # Most bytes a fetch returns per partition (a larger record still comes whole). The fetched
-    # records wait in memory for the agent: Faust's 1 MiB held 35 MB of them with 100,000 tokens,
-    # 256 KiB still fills a 4,000-log batch from 8 partitions (benchmarks/README.md).
-    fetch_partition_bytes: int = Field(256 * 1024, alias="KAFKA_FETCH_PARTITION_BYTES", ge=16 * 1024,
+    # records wait in memory for the agent: Faust's 1 MiB held 35 MB of them with 100,000 tokens.
+    # The conductor fills a batch only from what was fetched while the last one folded: 256 KiB
+    # from 8 partitions made batches of about 2,000 logs, and 512 KiB took 1,000 tokens from
+    # about 3,300 to 3,800 trades/s (benchmarks/README.md).
+    fetch_partition_bytes: int = Field(512 * 1024, alias="KAFKA_FETCH_PARTITION_BYTES", ge=16 * 1024,
                                        le=64 * 1024 * 1024)
 
     @field_validator("ohlcv_intervals", mode="before")
