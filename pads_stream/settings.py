@@ -189,9 +189,9 @@ class WorkerSettings(CommonSettings):
     fetch_max_wait_ms: int = Field(20, alias="KAFKA_FETCH_MAX_WAIT_MS", ge=1, le=1500)
     # Most bytes a fetch returns per partition (a larger record still comes whole). The fetched
     # records wait in memory for the agent: Faust's 1 MiB held 35 MB of them with 100,000 tokens.
-    # The conductor fills a batch only from what was fetched while the last one folded: 256 KiB
-    # from 8 partitions made batches of about 2,000 logs, and 512 KiB took 1,000 tokens from
-    # about 3,300 to 3,800 trades/s (benchmarks/README.md).
+    # 512 KiB took 1,000 tokens from 3,352 to 3,770 trades/s (means of five and four long runs;
+    # batches stayed near 2,000 logs) and peaked at 298 MB with 100,000 tokens, as 256 KiB
+    # did (benchmarks/README.md).
     fetch_partition_bytes: int = Field(512 * 1024, alias="KAFKA_FETCH_PARTITION_BYTES", ge=16 * 1024,
                                        le=64 * 1024 * 1024)
 
