@@ -26,6 +26,7 @@ import logging
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -52,7 +53,6 @@ from .market import MarketParams
 from .output import TokenOutput, TokenUpdate
 from .state import (
     DeepReorgError,
-    PendingBlock,
     TokenState,
     add_trade,
     apply_curve_created,
@@ -67,10 +67,7 @@ log = logging.getLogger(__name__)
 
 
 DEEP_REORGS_KEPT = 10  # per partition: the latest deep reorgs its position remembers
-
-
-def _block(pb: PendingBlock) -> int:
-    return pb.block
+_BLOCK = attrgetter("block")  # a pending block's number, to bisect them by
 
 
 def position_key(partition: int) -> bytes:
@@ -490,7 +487,7 @@ class BatchFolder:
             # Due when this marker makes a block final that the markers before it did not.
             due = self.deferred.get(key)
             blocks = state.pending
-            i = bisect_right(blocks, due[0], key=_block) if due is not None else 0
+            i = bisect_right(blocks, due[0], key=_BLOCK) if due is not None else 0
             if i < len(blocks) and blocks[i].block <= finalized:
                 self.deferred[key] = (finalized, m.offset, t)
             elif due is None:
